@@ -1,0 +1,34 @@
+"""The hierarchy runtime: context, streams, agent groups, layers, models and specs."""
+
+from heas_envs.core.context import Context
+from heas_envs.core.model import (
+    Layer,
+    LayerSpec,
+    LayerTrace,
+    Model,
+    StreamSpec,
+    data_flow_edges,
+    make_model,
+    make_model_from_spec,
+    validate_data_flow,
+)
+from heas_envs.core.params import check_choice, check_float, check_int
+from heas_envs.core.stream import AgentGroup, Stream
+
+__all__ = [
+    "AgentGroup",
+    "Context",
+    "Layer",
+    "LayerSpec",
+    "LayerTrace",
+    "Model",
+    "Stream",
+    "StreamSpec",
+    "check_choice",
+    "check_float",
+    "check_int",
+    "data_flow_edges",
+    "make_model",
+    "make_model_from_spec",
+    "validate_data_flow",
+]

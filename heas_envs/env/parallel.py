@@ -1,0 +1,378 @@
+"""The PettingZoo ``ParallelEnv`` over a hierarchical :class:`~heas_envs.core.Model`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from heas_envs.core.model import LayerTrace, Model
+from heas_envs.core.params import check_choice, check_int
+from heas_envs.core.stream import AgentGroup
+
+
+class ArrayStep(NamedTuple):
+    """The result of :meth:`HierarchicalParallelEnv.step_arrays`, per role.
+
+    Every field maps a role to an array over all its slots (``[n_agents, ...]``).
+    ``alive`` says which slots hold a living agent after the step; rows of slots that were
+    neither alive before the step nor born in it are zeros.
+    """
+
+    obs: dict[str, np.ndarray]
+    rewards: dict[str, np.ndarray]
+    terminated: dict[str, np.ndarray]
+    truncated: dict[str, np.ndarray]
+    alive: dict[str, np.ndarray]
+
+
+class HierarchicalParallelEnv(ParallelEnv):
+    """A PettingZoo ``ParallelEnv`` whose layers run as sub-steps of one ``step``.
+
+    One ``step(actions)`` is one tick of the model (or, for models built with
+    ``decision="layer"``, one decision layer): layer 1, then layer 2, ... in order, each
+    agent group applying its agents' actions at its own layer. Agent ids are
+    ``"<role>_<i>"``.
+
+    Beyond the PettingZoo API:
+
+    - :meth:`step_arrays` / :meth:`reset_arrays`: the array API under the dict API,
+      actions and results as one array per role over all slots.
+    - :attr:`substep_trace`: the per-layer sub-step trace of the last step, a list of
+      :class:`~heas_envs.core.LayerTrace` (tick, layer name, streams, metrics right after
+      that layer ran).
+    - :meth:`metrics` / :meth:`episode_metrics`: the streams' metrics now and for the episode.
+    - :meth:`heuristic_actions` / :meth:`random_actions`: the model's reference policy and
+      random play, per role.
+
+    Args:
+        model: The model, or a function that builds it.
+        max_steps: Ticks after which every agent is truncated.
+        render_mode: ``None`` or ``"ansi"``.
+    """
+
+    metadata: dict[str, Any] = {
+        "name": "hierarchical_v0",
+        "render_modes": ["ansi"],
+        "is_parallelizable": True,
+    }
+
+    def __init__(
+        self,
+        model: Model | Callable[[], Model],
+        max_steps: int = 200,
+        render_mode: str | None = None,
+    ) -> None:
+        self.model = model if isinstance(model, Model) else model()
+        if not isinstance(self.model, Model):
+            raise TypeError(f"model must be a Model or a function returning one, got {self.model!r}")
+        if self.model.n_worlds != 1:
+            raise ValueError(
+                f"a HierarchicalParallelEnv steps one world; got a model of {self.model.n_worlds}"
+            )
+        self.max_steps = check_int("max_steps", max_steps, 1)
+        if render_mode is not None:
+            check_choice("render_mode", render_mode, self.metadata["render_modes"])
+        self.render_mode = render_mode
+        self.roles: list[str] = list(self.model.groups)
+        if not self.roles:
+            raise ValueError("the model has no agent group, so the env would have no agents")
+        self._role_group: dict[str, AgentGroup] = {r: g[0] for r, g in self.model.groups.items()}
+        self.possible_agents = [
+            f"{role}_{i}" for role in self.roles for i in range(self._role_group[role].n_agents)
+        ]
+        self._slot: dict[str, tuple[str, int]] = {
+            f"{role}_{i}": (role, i)
+            for role in self.roles
+            for i in range(self._role_group[role].n_agents)
+        }
+        self.observation_spaces = {
+            a: self._role_group[self._slot[a][0]].observation_space for a in self.possible_agents
+        }
+        self.action_spaces = {
+            a: self._role_group[self._slot[a][0]].action_space for a in self.possible_agents
+        }
+        for role, group in self._role_group.items():
+            _check_supported_space(role, group.action_space)
+        n_state = sum(
+            g.n_agents * int(np.prod(g.observation_space.shape)) for g in self._role_group.values()
+        )
+        self.state_space = spaces.Box(-np.inf, np.inf, shape=(n_state,), dtype=np.float32)
+        self.agents: list[str] = []
+        self._alive: dict[str, np.ndarray] = {}
+        self._ever: dict[str, np.ndarray] = {}
+        self._obs: dict[str, np.ndarray] = {}
+        self._done = True
+
+    # -- spaces -----------------------------------------------------------------------------
+    def observation_space(self, agent: str) -> spaces.Space:
+        """The observation space of ``agent`` (the same object on every call)."""
+        return self.observation_spaces[self._known(agent)]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        """The action space of ``agent`` (the same object on every call)."""
+        return self.action_spaces[self._known(agent)]
+
+    def _known(self, agent: str) -> str:
+        if agent not in self._slot:
+            raise ValueError(
+                f"unknown agent {agent!r}; agents are {_preview(self.possible_agents)}"
+            )
+        return agent
+
+    @property
+    def tick(self) -> int:
+        """Ticks completed in this episode."""
+        return self.model.ctx.tick
+
+    @property
+    def substep_trace(self) -> list[LayerTrace]:
+        """The layers run by the last step, each with its metrics right after it ran."""
+        return [
+            LayerTrace(t.tick, t.layer, t.streams, {k: _scalar(v) for k, v in t.metrics.items()})
+            for t in self.model.trace
+        ]
+
+    # -- array API --------------------------------------------------------------------------
+    def reset_arrays(
+        self, seed: int | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Reset; return ``(obs, alive)`` per role over all slots."""
+        self.model.reset(seed)
+        ctx = self.model.ctx
+        self._alive = {r: g.alive(ctx)[0].copy() for r, g in self._role_group.items()}
+        self._ever = {r: a.copy() for r, a in self._alive.items()}
+        self._obs = self._observe()
+        self._done = False
+        self.agents = self._live_agents()
+        return self._obs, {r: a.copy() for r, a in self._alive.items()}
+
+    def step_arrays(self, actions: Mapping[str, np.ndarray]) -> ArrayStep:
+        """One step with actions given as one array per role, ``[n_agents, *act_shape]``.
+
+        Rows of dead or unborn slots are ignored. Invalid actions of live agents raise a
+        ``ValueError`` before anything changes.
+        """
+        if self._done:
+            raise RuntimeError("the episode is over (or never started): call reset() first")
+        active = self.model.active_roles()
+        batch: dict[str, np.ndarray] = {}
+        for role in self.roles:
+            if role not in actions:
+                if role in active and self._alive[role].any():
+                    raise ValueError(
+                        f"no actions for role {role!r}; step_arrays takes one array per role "
+                        f"of shape {(self._role_group[role].n_agents, *self._action_shape(role))}"
+                    )
+                continue
+            batch[role] = self._validated(role, actions[role])[None]
+        unknown = set(actions) - set(self.roles)
+        if unknown:
+            raise ValueError(f"unknown roles {sorted(unknown)}; roles are {self.roles}")
+        return self._advance(batch)
+
+    def _advance(self, batch: dict[str, np.ndarray]) -> ArrayStep:
+        model = self.model
+        before = self._alive
+        completed = model.advance(batch, final_tick=model.ctx.tick + 1 >= self.max_steps)
+        ctx = model.ctx
+        alive = {r: g.alive(ctx)[0].copy() for r, g in self._role_group.items()}
+        truncating = completed and ctx.tick >= self.max_steps
+        obs = self._observe()
+        rewards, terminated, truncated = {}, {}, {}
+        for role, group in self._role_group.items():
+            revived = alive[role] & ~before[role] & self._ever[role]
+            if revived.any():
+                raise RuntimeError(
+                    f"model bug: slots {np.flatnonzero(revived).tolist()} of role {role!r} "
+                    "came back to life; a dead agent's slot may never be reused"
+                )
+            self._ever[role] |= alive[role]
+            reward = sum(g.reward(ctx)[0] for g in model.groups[role])
+            shown = before[role] | alive[role]
+            rewards[role] = np.where(shown, reward, 0.0).astype(np.float64)
+            terminated[role] = before[role] & ~alive[role]
+            truncated[role] = alive[role] & truncating
+        self._alive = alive
+        self._obs = obs
+        if truncating or not any(a.any() for a in alive.values()):
+            self._done = True
+        self.agents = [] if truncating else self._live_agents()
+        return ArrayStep(obs, rewards, terminated, truncated, {r: a.copy() for r, a in alive.items()})
+
+    def _observe(self) -> dict[str, np.ndarray]:
+        ctx = self.model.ctx
+        return {
+            role: self.model.observing_group(role).observe(ctx)[0].astype(np.float32, copy=False)
+            for role in self.roles
+        }
+
+    def _live_agents(self) -> list[str]:
+        return [f"{role}_{i}" for role in self.roles for i in np.flatnonzero(self._alive[role])]
+
+    def _action_shape(self, role: str) -> tuple[int, ...]:
+        space = self._role_group[role].action_space
+        return space.shape if not isinstance(space, spaces.Discrete) else ()
+
+    def _validated(self, role: str, actions: Any) -> np.ndarray:
+        group = self._role_group[role]
+        space = group.action_space
+        shape = (group.n_agents, *self._action_shape(role))
+        try:
+            raw = np.asarray(actions, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"actions of role {role!r} must be numeric of shape {shape} in {space}"
+            ) from None
+        if raw.shape != shape:
+            raise ValueError(
+                f"actions of role {role!r} have shape {raw.shape}; expected {shape} "
+                f"(one row per slot, each in {space})"
+            )
+        bad = ~_valid_rows(space, raw) & self._alive[role]
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"invalid action {raw[i].tolist()!r} for agent '{role}_{i}': "
+                f"expected a finite value in {space}"
+            )
+        return raw.astype(space.dtype) if space.dtype is not None else raw
+
+    # -- dict API (PettingZoo) --------------------------------------------------------------
+    def reset(
+        self, seed: int | None = None, options: dict | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+        """Start an episode; the same seed repeats it exactly."""
+        obs, _ = self.reset_arrays(seed)
+        return self._obs_dict(self.agents), {a: {} for a in self.agents}
+
+    def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        """One tick (or decision layer) with one action per live agent."""
+        if self._done:
+            raise RuntimeError("the episode is over (or never started): call reset() first")
+        live = set(self.agents)
+        for agent in actions:
+            if agent not in live:
+                state = "dead or unborn" if agent in self._slot else "unknown"
+                raise ValueError(
+                    f"action for {state} agent {agent!r}; live agents: {_preview(self.agents)}"
+                )
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise ValueError(f"no action for live agents {_preview(missing)}; every live agent acts")
+        batch: dict[str, np.ndarray] = {}
+        for role in self.roles:
+            group = self._role_group[role]
+            space = group.action_space
+            rows = np.zeros((group.n_agents, *self._action_shape(role)), dtype=np.float64)
+            for i in np.flatnonzero(self._alive[role]):
+                agent = f"{role}_{i}"
+                try:
+                    value = np.asarray(actions[agent], dtype=np.float64)
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        f"invalid action {actions[agent]!r} for agent {agent!r}: expected a value in {space}"
+                    ) from None
+                if value.shape != rows.shape[1:]:
+                    raise ValueError(
+                        f"invalid action {actions[agent]!r} for agent {agent!r}: shape "
+                        f"{value.shape}, expected {rows.shape[1:]} in {space}"
+                    )
+                rows[i] = value
+            batch[role] = self._validated(role, rows)[None]
+        before = self.agents
+        out = self._advance(batch)
+        shown = list(before) + [a for a in self._live_agents() if a not in set(before)]
+        rew = {a: float(out.rewards[r][i]) for a in shown for r, i in [self._slot[a]]}
+        term = {a: bool(out.terminated[r][i]) for a in shown for r, i in [self._slot[a]]}
+        trunc = {a: bool(out.truncated[r][i]) for a in shown for r, i in [self._slot[a]]}
+        return self._obs_dict(shown), rew, term, trunc, {a: {} for a in shown}
+
+    def _obs_dict(self, agents: list[str]) -> dict[str, np.ndarray]:
+        return {a: self._obs[r][i] for a in agents for r, i in [self._slot[a]]}
+
+    # -- the rest of the API ----------------------------------------------------------------
+    def state(self) -> np.ndarray:
+        """The global state: every slot's observation, role by role, flattened."""
+        if not self._obs:
+            raise RuntimeError("call reset() before state()")
+        return np.concatenate([self._obs[r].reshape(-1) for r in self.roles]).astype(np.float32)
+
+    def render(self) -> str | None:
+        """With ``render_mode="ansi"``, the tick and the current metrics as text."""
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() called without render_mode; pass render_mode='ansi'")
+            return None
+        lines = [f"{self.metadata['name']} tick {self.tick}/{self.max_steps}, agents {len(self.agents)}"]
+        lines += [f"  {k} = {v:.6g}" for k, v in self.metrics().items()]
+        return "\n".join(lines)
+
+    def close(self) -> None:
+        """Release resources (none are held)."""
+
+    def metrics(self) -> dict[str, float]:
+        """Every stream's per-tick metrics now, keyed ``"<stream>.<metric>"``."""
+        return {k: _scalar(v) for k, v in self.model.metrics_step().items()}
+
+    def episode_metrics(self) -> dict[str, float]:
+        """Every stream's end-of-episode metrics, keyed ``"<stream>.<metric>"``."""
+        return {k: _scalar(v) for k, v in self.model.metrics_episode().items()}
+
+    def heuristic_actions(self, obs: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """The model's reference policy for every slot, per role (from the last observations)."""
+        obs = self._obs if obs is None else obs
+        return {r: np.asarray(self.model.observing_group(r).heuristic(obs[r])) for r in self.roles}
+
+    def random_actions(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Uniformly random actions for every slot, per role, drawn from ``rng``."""
+        return {
+            r: sample_actions(g.action_space, g.n_agents, rng) for r, g in self._role_group.items()
+        }
+
+
+def sample_actions(space: spaces.Space, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` uniform samples of ``space`` (Box with finite bounds, Discrete, MultiDiscrete)."""
+    if isinstance(space, spaces.Discrete):
+        return rng.integers(space.start, space.start + space.n, size=n)
+    if isinstance(space, spaces.MultiDiscrete):
+        return rng.integers(0, space.nvec, size=(n, *space.nvec.shape))
+    return rng.uniform(space.low, space.high, size=(n, *space.shape)).astype(space.dtype)
+
+
+def _check_supported_space(role: str, space: spaces.Space) -> None:
+    if isinstance(space, (spaces.Discrete, spaces.MultiDiscrete)):
+        return
+    if isinstance(space, spaces.Box) and np.all(np.isfinite(space.low)) and np.all(
+        np.isfinite(space.high)
+    ):
+        return
+    raise TypeError(
+        f"role {role!r}: action space {space} is not supported; use a bounded Box, "
+        "Discrete or MultiDiscrete"
+    )
+
+
+def _valid_rows(space: spaces.Space, raw: np.ndarray) -> np.ndarray:
+    """Which rows (agents) of ``raw`` lie in ``space``; ``raw`` is float64 ``[n, ...]``."""
+    axes = tuple(range(1, raw.ndim))
+    finite = np.isfinite(raw).all(axis=axes) if axes else np.isfinite(raw)
+    if isinstance(space, spaces.Discrete):
+        return finite & (raw == np.round(raw)) & (raw >= space.start) & (raw < space.start + space.n)
+    if isinstance(space, spaces.MultiDiscrete):
+        ok = (raw == np.round(raw)) & (raw >= 0) & (raw < space.nvec)
+        return finite & ok.all(axis=axes)
+    inside = (raw >= space.low) & (raw <= space.high)
+    return finite & inside.all(axis=axes)
+
+
+def _scalar(value: Any) -> float:
+    return float(np.asarray(value).reshape(-1)[0])
+
+
+def _preview(names: list[str], k: int = 8) -> str:
+    shown = ", ".join(repr(n) for n in names[:k])
+    return f"[{shown}{', ...' if len(names) > k else ''}] ({len(names)} in all)"
