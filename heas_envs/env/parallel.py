@@ -323,9 +323,10 @@ class HierarchicalParallelEnv(ParallelEnv):
         return {k: _scalar(v) for k, v in self.model.metrics_episode().items()}
 
     def heuristic_actions(self, obs: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-        """The model's reference policy for every slot, per role (from the last observations)."""
+        """The model's reference policy for every slot of the roles in ``obs`` (default: the
+        last observations of every role)."""
         obs = self._obs if obs is None else obs
-        return {r: np.asarray(self.model.observing_group(r).heuristic(obs[r])) for r in self.roles}
+        return {r: np.asarray(self.model.observing_group(r).heuristic(o)) for r, o in obs.items()}
 
     def random_actions(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Uniformly random actions for every slot, per role, drawn from ``rng``."""

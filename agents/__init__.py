@@ -1,0 +1,1 @@
+"""The policy side of heas_envs: torch policies, participants, training and evolution."""

@@ -1,0 +1,129 @@
+"""The single-agent Gymnasium view: one focal agent, the others driven by a background policy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Union
+
+import gymnasium
+import numpy as np
+
+from heas_envs.env.parallel import HierarchicalParallelEnv
+
+#: A background policy of one role: observations ``[n_agents, *obs]`` -> actions ``[n_agents, *act]``.
+RolePolicy = Callable[[np.ndarray], np.ndarray]
+Background = Union[str, RolePolicy, Mapping[str, Union[str, RolePolicy]]]
+BACKGROUND_NAMES = ("heuristic", "random")
+
+
+class SingleAgentEnv(gymnasium.Env):
+    """One agent of a hierarchical env as a Gymnasium env.
+
+    ``gymnasium.make("heas_envs/Market-v0", background="random", n_traders=20)`` builds it:
+    the focal agent (by default the first agent of the registered focal role) is controlled
+    through ``step``; every other agent is driven by ``background``.
+
+    Args:
+        env_id: A registered env id.
+        focal_agent: The agent controlled through this view; default: the first agent of the
+            registry's focal role.
+        background: ``"heuristic"`` (the model's reference policy), ``"random"``, a function
+            mapping one role's observations ``[n_agents, *obs]`` to its actions, or a mapping
+            from role to any of these (roles left out play the heuristic).
+        render_mode: ``None`` or ``"ansi"``.
+        **params: Parameters of the model.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        env_id: str,
+        focal_agent: str | None = None,
+        background: Background = "heuristic",
+        render_mode: str | None = None,
+        **params: Any,
+    ) -> None:
+        from heas_envs.registration import env_spec, make_parallel
+
+        self.parallel: HierarchicalParallelEnv = make_parallel(env_id, render_mode=render_mode, **params)
+        spec = env_spec(env_id)
+        focal = focal_agent if focal_agent is not None else f"{spec.focal_role}_0"
+        self.focal_agent = self.parallel._known(focal)
+        self.focal_role, self.focal_index = self.parallel._slot[focal]
+        self.observation_space = self.parallel.observation_space(focal)
+        self.action_space = self.parallel.action_space(focal)
+        self.render_mode = render_mode
+        self.background = _role_policies(background, self.parallel.roles)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Reset the model (the same seed repeats the episode) and return the focal observation."""
+        super().reset(seed=seed)
+        obs, alive = self.parallel.reset_arrays(seed=seed)
+        if not alive[self.focal_role][self.focal_index]:
+            raise RuntimeError(f"the focal agent {self.focal_agent!r} is not alive at reset")
+        return obs[self.focal_role][self.focal_index], {}
+
+    def step(self, action: Any):
+        """Act for the focal agent; the background policy acts for the others."""
+        actions = self._background_actions()
+        role, i = self.focal_role, self.focal_index
+        row = np.asarray(action, dtype=np.float64)
+        if row.shape != actions[role].shape[1:]:
+            raise ValueError(
+                f"invalid action {action!r} for agent {self.focal_agent!r}: expected shape "
+                f"{actions[role].shape[1:]} in {self.action_space}"
+            )
+        actions[role] = np.array(actions[role], dtype=np.float64)
+        actions[role][i] = row
+        out = self.parallel.step_arrays(actions)
+        info = self.parallel.metrics()
+        return (
+            out.obs[role][i],
+            float(out.rewards[role][i]),
+            bool(out.terminated[role][i]),
+            bool(out.truncated[role][i]),
+            info,
+        )
+
+    def _background_actions(self) -> dict[str, np.ndarray]:
+        obs = self.parallel._obs
+        out = {}
+        for role, policy in self.background.items():
+            if policy == "heuristic":
+                out[role] = self.parallel.heuristic_actions({role: obs[role]})[role]
+            elif policy == "random":
+                group = self.parallel._role_group[role]
+                from heas_envs.env.parallel import sample_actions
+
+                out[role] = sample_actions(group.action_space, group.n_agents, self.np_random)
+            else:
+                out[role] = np.asarray(policy(obs[role]))
+        return out
+
+    def render(self) -> str | None:
+        """The parallel env's text rendering."""
+        return self.parallel.render()
+
+    def close(self) -> None:
+        """Close the parallel env."""
+        self.parallel.close()
+
+
+def _role_policies(background: Background, roles: list[str]) -> dict[str, str | RolePolicy]:
+    if isinstance(background, Mapping):
+        unknown = set(background) - set(roles)
+        if unknown:
+            raise ValueError(f"background names unknown roles {sorted(unknown)}; roles are {roles}")
+        chosen = {r: background.get(r, "heuristic") for r in roles}
+    else:
+        chosen = dict.fromkeys(roles, background)
+    for role, policy in chosen.items():
+        if isinstance(policy, str) and policy not in BACKGROUND_NAMES:
+            raise ValueError(
+                f"background policy {policy!r} for role {role!r} is unknown; use one of "
+                f"{list(BACKGROUND_NAMES)}, a function of observations, or a mapping by role"
+            )
+        if not isinstance(policy, str) and not callable(policy):
+            raise ValueError(f"background policy for role {role!r} must be a name or callable, got {policy!r}")
+    return chosen

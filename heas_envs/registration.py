@@ -1,0 +1,95 @@
+"""The one list of environments: ids, entry points, descriptions and focal roles.
+
+Importing :mod:`heas_envs` registers every id here with Gymnasium too (the single-agent view),
+so ``gymnasium.make(env_id)`` and :func:`make_parallel` take the same ids.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """One registered environment.
+
+    Attributes:
+        id: The env id, ``"heas_envs/<Name>-v<k>"``.
+        entry_point: ``"module:Class"`` of its :class:`~heas_envs.env.HierarchicalParallelEnv`.
+        description: One line for ``heas-envs list``.
+        focal_role: The role of the focal agent in the single-agent (Gymnasium) view.
+    """
+
+    id: str
+    entry_point: str
+    description: str
+    focal_role: str
+
+    def load(self) -> type:
+        """Import and return the env class."""
+        module, name = self.entry_point.split(":")
+        return getattr(importlib.import_module(module), name)
+
+
+_REGISTRY: dict[str, EnvSpec] = {}
+
+
+def register(id: str, entry_point: str, description: str, focal_role: str) -> None:
+    """Add an environment to the registry and to Gymnasium's (as its single-agent view)."""
+    if id in _REGISTRY:
+        raise ValueError(f"env id {id!r} is registered already")
+    _REGISTRY[id] = EnvSpec(id, entry_point, description, focal_role)
+    gymnasium.register(
+        id=id,
+        entry_point="heas_envs.env.single:SingleAgentEnv",
+        kwargs={"env_id": id},
+        disable_env_checker=True,
+    )
+
+
+def list_envs() -> list[str]:
+    """The registered env ids, in registration order."""
+    return list(_REGISTRY)
+
+
+def env_spec(env_id: str) -> EnvSpec:
+    """The spec of ``env_id``; an unknown id raises a ``ValueError`` listing the valid ones."""
+    if env_id not in _REGISTRY:
+        raise ValueError(f"unknown env id {env_id!r}; valid ids: {list_envs()}")
+    return _REGISTRY[env_id]
+
+
+def env_parameters(env_id: str) -> dict[str, Any]:
+    """The parameters of ``env_id`` with their defaults."""
+    cls = env_spec(env_id).load()
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    return {p.name: p.default for p in params}
+
+
+def make_parallel(env_id: str, **params: Any):
+    """Build the PettingZoo ``ParallelEnv`` of ``env_id``.
+
+    Raises:
+        ValueError: An unknown id or parameter (the message lists the valid ones), or a
+            parameter value outside its range.
+    """
+    valid = env_parameters(env_id)
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {unknown} for {env_id}; valid parameters: {sorted(valid)}"
+        )
+    return env_spec(env_id).load()(**params)
+
+
+register(
+    "heas_envs/Market-v0",
+    "heas_envs.models.market:MarketEnv",
+    "traders on a price process with impact, under a regulator's transaction tax",
+    focal_role="trader",
+)
