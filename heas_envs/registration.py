@@ -23,12 +23,14 @@ class EnvSpec:
         entry_point: ``"module:Class"`` of its :class:`~heas_envs.env.HierarchicalParallelEnv`.
         description: One line for ``heas-envs list``.
         focal_role: The role of the focal agent in the single-agent (Gymnasium) view.
+        size_param: The parameter that sets the number of agents (for scaling benchmarks).
     """
 
     id: str
     entry_point: str
     description: str
     focal_role: str
+    size_param: str
 
     def load(self) -> type:
         """Import and return the env class."""
@@ -39,11 +41,11 @@ class EnvSpec:
 _REGISTRY: dict[str, EnvSpec] = {}
 
 
-def register(id: str, entry_point: str, description: str, focal_role: str) -> None:
+def register(id: str, entry_point: str, description: str, focal_role: str, size_param: str) -> None:
     """Add an environment to the registry and to Gymnasium's (as its single-agent view)."""
     if id in _REGISTRY:
         raise ValueError(f"env id {id!r} is registered already")
-    _REGISTRY[id] = EnvSpec(id, entry_point, description, focal_role)
+    _REGISTRY[id] = EnvSpec(id, entry_point, description, focal_role, size_param)
     gymnasium.register(
         id=id,
         entry_point="heas_envs.env.single:SingleAgentEnv",
@@ -92,4 +94,5 @@ register(
     "heas_envs.models.market:MarketEnv",
     "traders on a price process with impact, under a regulator's transaction tax",
     focal_role="trader",
+    size_param="n_traders",
 )

@@ -90,6 +90,9 @@ class HierarchicalParallelEnv(ParallelEnv):
             for role in self.roles
             for i in range(self._role_group[role].n_agents)
         }
+        self._names: dict[str, list[str]] = {
+            role: [f"{role}_{i}" for i in range(self._role_group[role].n_agents)] for role in self.roles
+        }
         self.observation_spaces = {
             a: self._role_group[self._slot[a][0]].observation_space for a in self.possible_agents
         }
@@ -212,7 +215,9 @@ class HierarchicalParallelEnv(ParallelEnv):
         }
 
     def _live_agents(self) -> list[str]:
-        return [f"{role}_{i}" for role in self.roles for i in np.flatnonzero(self._alive[role])]
+        return [
+            self._names[role][i] for role in self.roles for i in np.flatnonzero(self._alive[role]).tolist()
+        ]
 
     def _action_shape(self, role: str) -> tuple[int, ...]:
         space = self._role_group[role].action_space
@@ -266,31 +271,46 @@ class HierarchicalParallelEnv(ParallelEnv):
             raise ValueError(f"no action for live agents {_preview(missing)}; every live agent acts")
         batch: dict[str, np.ndarray] = {}
         for role in self.roles:
-            group = self._role_group[role]
-            space = group.action_space
-            rows = np.zeros((group.n_agents, *self._action_shape(role)), dtype=np.float64)
-            for i in np.flatnonzero(self._alive[role]):
-                agent = f"{role}_{i}"
-                try:
-                    value = np.asarray(actions[agent], dtype=np.float64)
-                except (TypeError, ValueError):
-                    raise ValueError(
-                        f"invalid action {actions[agent]!r} for agent {agent!r}: expected a value in {space}"
-                    ) from None
-                if value.shape != rows.shape[1:]:
-                    raise ValueError(
-                        f"invalid action {actions[agent]!r} for agent {agent!r}: shape "
-                        f"{value.shape}, expected {rows.shape[1:]} in {space}"
-                    )
-                rows[i] = value
+            live = np.flatnonzero(self._alive[role])
+            rows = np.zeros((self._role_group[role].n_agents, *self._action_shape(role)))
+            rows[live] = self._stack_actions(role, live, actions)
             batch[role] = self._validated(role, rows)[None]
         before = self.agents
         out = self._advance(batch)
-        shown = list(before) + [a for a in self._live_agents() if a not in set(before)]
-        rew = {a: float(out.rewards[r][i]) for a in shown for r, i in [self._slot[a]]}
-        term = {a: bool(out.terminated[r][i]) for a in shown for r, i in [self._slot[a]]}
-        trunc = {a: bool(out.truncated[r][i]) for a in shown for r, i in [self._slot[a]]}
+        previous = set(before)
+        born = [a for a in self._live_agents() if a not in previous]
+        shown = [*before, *born]
+        rewards = {r: v.tolist() for r, v in out.rewards.items()}
+        terminated = {r: v.tolist() for r, v in out.terminated.items()}
+        truncated = {r: v.tolist() for r, v in out.truncated.items()}
+        slots = [self._slot[a] for a in shown]
+        rew = {a: rewards[r][i] for a, (r, i) in zip(shown, slots)}
+        term = {a: terminated[r][i] for a, (r, i) in zip(shown, slots)}
+        trunc = {a: truncated[r][i] for a, (r, i) in zip(shown, slots)}
         return self._obs_dict(shown), rew, term, trunc, {a: {} for a in shown}
+
+    def _stack_actions(self, role: str, live: np.ndarray, actions: Mapping[str, Any]) -> np.ndarray:
+        """The actions of the live agents of ``role`` as one float64 array (shape-checked)."""
+        shape = (len(live), *self._action_shape(role))
+        names = [self._names[role][i] for i in live.tolist()]
+        try:
+            stacked = np.asarray([actions[a] for a in names], dtype=np.float64)
+            if stacked.shape == shape:
+                return stacked
+        except (TypeError, ValueError):
+            pass
+        space = self._role_group[role].action_space
+        for agent in names:  # find the offender for the message
+            try:
+                value = np.asarray(actions[agent], dtype=np.float64)
+            except (TypeError, ValueError):
+                value = None
+            if value is None or value.shape != shape[1:]:
+                raise ValueError(
+                    f"invalid action {actions[agent]!r} for agent {agent!r}: expected shape "
+                    f"{shape[1:]} in {space}"
+                )
+        raise AssertionError("unreachable: some action had the wrong shape")
 
     def _obs_dict(self, agents: list[str]) -> dict[str, np.ndarray]:
         return {a: self._obs[r][i] for a in agents for r, i in [self._slot[a]]}
@@ -327,6 +347,10 @@ class HierarchicalParallelEnv(ParallelEnv):
         last observations of every role)."""
         obs = self._obs if obs is None else obs
         return {r: np.asarray(self.model.observing_group(r).heuristic(o)) for r, o in obs.items()}
+
+    def agent_actions(self, per_role: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per-role action arrays (as from :meth:`heuristic_actions`) as a dict by live agent."""
+        return {a: per_role[r][i] for a in self.agents for r, i in [self._slot[a]]}
 
     def random_actions(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Uniformly random actions for every slot, per role, drawn from ``rng``."""

@@ -1,0 +1,93 @@
+"""Toy models shared by the runtime and adapter tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gymnasium import spaces
+
+from heas_envs.core import AgentGroup, LayerSpec, Stream, StreamSpec, make_model
+from heas_envs.env import HierarchicalParallelEnv
+
+
+class Clock(Stream):
+    """Writes the current tick and a random draw."""
+
+    writes = ("tick", "noise")
+
+    def reset(self, ctx):
+        self.write(ctx, "tick", np.full(ctx.n_worlds, -1.0))
+        self.write(ctx, "noise", np.zeros(ctx.n_worlds))
+
+    def step(self, ctx):
+        self.write(ctx, "tick", np.full(ctx.n_worlds, float(ctx.tick)))
+        self.write(ctx, "noise", ctx.rng.standard_normal(ctx.n_worlds))
+
+
+class Watchers(AgentGroup):
+    """Agents that record what they read of the clock; slot i dies at tick ``death[i]``.
+
+    Slots listed in ``unborn`` are born at tick ``birth_tick``.
+    """
+
+    role = "watcher"
+    reads = ("clock.tick", "clock.noise")
+    writes = ("seen", "alive")
+
+    def __init__(self, name, n_agents=3, death=(), unborn=(), birth_tick=2):
+        super().__init__(name, n_agents)
+        self.death = dict(death)
+        self.unborn, self.birth_tick = tuple(unborn), birth_tick
+        self.observation_space = spaces.Box(-1e6, 1e6, shape=(2,), dtype=np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+
+    def reset(self, ctx):
+        alive = np.ones((ctx.n_worlds, self.n_agents), dtype=bool)
+        alive[:, list(self.unborn)] = False
+        self.write(ctx, "alive", alive)
+        self.write(ctx, "seen", np.zeros((ctx.n_worlds, self.n_agents)))
+        self.last_actions = None
+
+    def apply(self, actions, ctx):
+        self.last_actions = np.array(actions)
+        self.write(ctx, "seen", np.broadcast_to(self.read(ctx, "clock.tick")[:, None], (ctx.n_worlds, self.n_agents)).copy())
+        alive = ctx[self.key("alive")].copy()
+        for slot, tick in self.death.items():
+            if ctx.tick == tick:
+                alive[:, slot] = False
+        if ctx.tick == self.birth_tick:
+            alive[:, list(self.unborn)] = True
+        self.write(ctx, "alive", alive)
+
+    def observe(self, ctx):
+        noise = np.broadcast_to(self.read(ctx, "clock.noise")[:, None], (ctx.n_worlds, self.n_agents))
+        obs = np.stack([ctx[self.key("seen")], noise], axis=-1)
+        return np.where(ctx[self.key("alive")][..., None], obs, 0.0).astype(np.float32)
+
+    def reward(self, ctx):
+        return ctx[self.key("seen")] * ctx[self.key("alive")]
+
+    def alive(self, ctx):
+        return ctx[self.key("alive")]
+
+    def heuristic(self, obs):
+        return np.zeros((*obs.shape[:-1], 1), dtype=np.float32)
+
+
+def toy_spec(**watcher_params):
+    """Layer 1: the clock; layer 2: the watchers."""
+    return [
+        LayerSpec([StreamSpec("clock", Clock)]),
+        LayerSpec([StreamSpec("watchers", Watchers, watcher_params)]),
+    ]
+
+
+def toy_env(max_steps=6, **watcher_params):
+    """A toy env with optional deaths and births."""
+    return HierarchicalParallelEnv(make_model(toy_spec(**watcher_params)), max_steps=max_steps)
+
+
+@pytest.fixture
+def make_toy_env():
+    """The toy env factory."""
+    return toy_env

@@ -1,0 +1,43 @@
+"""Smoke tests of the scripts: the user-model example and the benchmark print real output."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from heas_envs.checks import check_env
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def test_the_user_model_example_builds_a_conforming_env():
+    sys.path.insert(0, str(SCRIPTS))  # importable by name, so that the env pickles
+    try:
+        example = importlib.import_module("user_model_example")
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    check_env(example.make_env, num_cycles=30)
+    env = example.make_env()
+    env.reset(seed=0)
+    assert env.possible_agents == ["trader_0", "trader_1", "trader_2"]
+    env.step({a: np.ones(1, dtype=np.float32) for a in env.agents})
+    # the traders earn their held position (0 at first) times this tick's price change
+    assert env.metrics() == {} and env.substep_trace[1].layer == "L2"
+
+
+def test_the_benchmark_prints_steps_per_second_for_both_apis():
+    out = subprocess.run(
+        [sys.executable, str(SCRIPTS / "benchmark_envs.py"), "--env", "heas_envs/Market-v0",
+         "--sizes", "5", "--steps", "20", "--repeats", "1"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    row = out.strip().splitlines()[-1].split()
+    assert row[0] == "heas_envs/Market-v0" and row[1] == "5"
+    dict_sps, array_sps, ratio = map(float, row[2:5])
+    assert dict_sps > 0 and array_sps > 0
+    assert re.fullmatch(r"\d+\.\d", row[4]) and abs(ratio - array_sps / dict_sps) < 0.1 + 0.05 * ratio
