@@ -96,3 +96,10 @@ register(
     focal_role="trader",
     size_param="n_traders",
 )
+register(
+    "heas_envs/Ecology-v0",
+    "heas_envs.models.ecology:EcologyEnv",
+    "predator-prey metacommunity: patch managers set prey risk and dispersal (HEAS eco case)",
+    focal_role="manager",
+    size_param="n_patches",
+)
