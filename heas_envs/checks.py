@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
-from pettingzoo.test import api_test, parallel_api_test
 from pettingzoo.utils.conversions import parallel_to_aec
 
 EnvFn = Callable[[], ParallelEnv]
@@ -54,6 +53,8 @@ def check_pettingzoo_api(env_fn: EnvFn, num_cycles: int = 200) -> None:
     The parallel test's warnings about agents missing from (or extra in) the returned dicts
     are raised as errors.
     """
+    from pettingzoo.test import api_test, parallel_api_test  # imports pytest: only when asked
+
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("always")
         parallel_api_test(env_fn(), num_cycles=num_cycles)
@@ -88,7 +89,9 @@ def random_joint_action(env: ParallelEnv, rng: np.random.Generator) -> dict[str,
     return {a: sample_actions(env.action_space(a), 1, rng)[0] for a in env.agents}
 
 
-def check_determinism(env_fn: EnvFn, seed: int = 0, n_steps: int = 100, n_episodes: int = 2) -> None:
+def check_determinism(
+    env_fn: EnvFn, seed: int = 0, n_steps: int = 100, n_episodes: int = 2
+) -> None:
     """Same seed, same trajectories over several steps and episodes; another seed differs.
 
     The first episode is reset with ``seed``, later ones with ``reset()`` (continuing the
@@ -184,7 +187,12 @@ def check_invalid_actions(env_fn: EnvFn, seed: int = 0) -> None:
         tried.add(id(space))
         for bad in invalid_actions(space):
             _expect_value_error(env, {**valid, agent: bad}, agent, f"action {bad!r}")
-    _expect_value_error(env, {**valid, "no_such_agent_0": valid[env.agents[0]]}, "no_such_agent_0", "an unknown agent")
+    _expect_value_error(
+        env,
+        {**valid, "no_such_agent_0": valid[env.agents[0]]},
+        "no_such_agent_0",
+        "an unknown agent",
+    )
     if _freeze(env.step(valid)[:4]) != _freeze(clone.step(valid)[:4]):
         raise EnvCheckError("a refused action changed the env: the next valid step differs")
 

@@ -108,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", type=int, default=None, help="ticks per episode (default: env's)")
     run.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
     run.add_argument("--policy", choices=POLICIES, default="heuristic", help="who acts")
-    run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="model parameter")
+    run.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="model parameter"
+    )
     run.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     return parser
 
@@ -142,7 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         import pandas as pd
 
         with pd.option_context("display.width", 200, "display.max_columns", 50):
-            print(pd.DataFrame(rows).set_index("episode").to_string(float_format=lambda v: f"{v:.4g}"))
+            print(
+                pd.DataFrame(rows).set_index("episode").to_string(float_format=lambda v: f"{v:.4g}")
+            )
     return 0
 
 

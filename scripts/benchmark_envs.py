@@ -46,13 +46,19 @@ def steps_per_second(env_id: str, size: int | None, api: str, steps: int, repeat
 
 def main() -> None:
     """Print a table of steps per second."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--env", nargs="*", default=None, help="env ids (default: all)")
-    parser.add_argument("--sizes", nargs="*", type=int, default=None, help="agent counts (default: default and 10x)")
+    parser.add_argument(
+        "--sizes", nargs="*", type=int, default=None, help="agent counts (default: default and 10x)"
+    )
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    print(f"{'env':28s} {'size':>7s} {'dict steps/s':>13s} {'array steps/s':>14s} {'array/dict':>10s}")
+    print(
+        f"{'env':28s} {'size':>7s} {'dict steps/s':>13s} {'array steps/s':>14s} {'array/dict':>10s}"
+    )
     for env_id in args.env or heas_envs.list_envs():
         default = env_parameters(env_id)[env_spec(env_id).size_param]
         for size in args.sizes or [default, 10 * default]:

@@ -47,14 +47,18 @@ def focal_return(env: gymnasium.Env, act, seed: int) -> float:
 
 def main() -> None:
     """Run the demo."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     for name, default in vars(Args()).items():
         parser.add_argument(f"--{name}", type=int, default=default)
     args = Args(**vars(parser.parse_args()))
 
     print("Registered environments:", ", ".join(heas_envs.list_envs()))
     for policy in ("heuristic", "random"):
-        rows = run_episodes("heas_envs/Market-v0", episodes=args.episodes, seed=args.seed, policy=policy)
+        rows = run_episodes(
+            "heas_envs/Market-v0", episodes=args.episodes, seed=args.seed, policy=policy
+        )
         print(
             f"Market, every trader {policy:9s}: mean trader return "
             f"{np.mean([r['return/trader'] for r in rows]):+.4f}, mean volatility "
@@ -68,9 +72,13 @@ def main() -> None:
     model = PPO("MlpPolicy", env, n_steps=500, batch_size=100, seed=args.seed, verbose=0)
     model.learn(total_timesteps=args.timesteps, progress_bar=False)
     seeds = range(1000 + args.seed, 1000 + args.seed + args.episodes)
-    trained = [focal_return(env, lambda o: model.predict(o, deterministic=True)[0], s) for s in seeds]
+    trained = [
+        focal_return(env, lambda o: model.predict(o, deterministic=True)[0], s) for s in seeds
+    ]
     rng = np.random.default_rng(args.seed)
-    random = [focal_return(env, lambda o: rng.uniform(-1, 1, size=1).astype(np.float32), s) for s in seeds]
+    random = [
+        focal_return(env, lambda o: rng.uniform(-1, 1, size=1).astype(np.float32), s) for s in seeds
+    ]
     print(
         f"PPO trader after {args.timesteps} steps: mean return {np.mean(trained):+.4f} "
         f"vs random trader {np.mean(random):+.4f} ({args.episodes} episodes, same seeds)"

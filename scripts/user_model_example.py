@@ -10,8 +10,15 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
-from heas_envs import AgentGroup, HierarchicalParallelEnv, LayerSpec, Stream, StreamSpec, check_env
-from heas_envs import make_model
+from heas_envs import (
+    AgentGroup,
+    HierarchicalParallelEnv,
+    LayerSpec,
+    Stream,
+    StreamSpec,
+    check_env,
+    make_model,
+)
 
 
 class Price(Stream):
@@ -87,4 +94,7 @@ if __name__ == "__main__":
         obs, rewards, *_ = env.step(env.agent_actions(env.heuristic_actions()))
         for agent, r in rewards.items():
             total[agent] += r
-    print("check_env passed; momentum returns over 50 ticks:", {a: round(v, 3) for a, v in total.items()})
+    print(
+        "check_env passed; momentum returns over 50 ticks:",
+        {a: round(v, 3) for a, v in total.items()},
+    )

@@ -50,7 +50,13 @@ class Watchers(AgentGroup):
 
     def apply(self, actions, ctx):
         self.last_actions = np.array(actions)
-        self.write(ctx, "seen", np.broadcast_to(self.read(ctx, "clock.tick")[:, None], (ctx.n_worlds, self.n_agents)).copy())
+        self.write(
+            ctx,
+            "seen",
+            np.broadcast_to(
+                self.read(ctx, "clock.tick")[:, None], (ctx.n_worlds, self.n_agents)
+            ).copy(),
+        )
         alive = ctx[self.key("alive")].copy()
         for slot, tick in self.death.items():
             if ctx.tick == tick:
@@ -60,7 +66,9 @@ class Watchers(AgentGroup):
         self.write(ctx, "alive", alive)
 
     def observe(self, ctx):
-        noise = np.broadcast_to(self.read(ctx, "clock.noise")[:, None], (ctx.n_worlds, self.n_agents))
+        noise = np.broadcast_to(
+            self.read(ctx, "clock.noise")[:, None], (ctx.n_worlds, self.n_agents)
+        )
         obs = np.stack([ctx[self.key("seen")], noise], axis=-1)
         return np.where(ctx[self.key("alive")][..., None], obs, 0.0).astype(np.float32)
 

@@ -18,14 +18,26 @@ def test_list_prints_every_id_with_a_description(capsys):
 
 
 def test_run_prints_one_row_per_episode(capsys):
-    assert main(["run", "heas_envs/Market-v0", "--episodes", "2", "--steps", "15", "--seed", "4"]) == 0
+    assert (
+        main(["run", "heas_envs/Market-v0", "--episodes", "2", "--steps", "15", "--seed", "4"]) == 0
+    )
     out = capsys.readouterr().out.strip().splitlines()
     assert "return/trader" in out[0] and len(out) == 4  # header, index name, two episodes
     assert out[2].split()[:3] == ["0", "4", "15"]
 
 
 def test_run_json_is_reproducible_per_seed(capsys):
-    args = ["run", "heas_envs/Market-v0", "--episodes", "2", "--steps", "10", "--policy", "random", "--json"]
+    args = [
+        "run",
+        "heas_envs/Market-v0",
+        "--episodes",
+        "2",
+        "--steps",
+        "10",
+        "--policy",
+        "random",
+        "--json",
+    ]
     main(args)
     first = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     main(args)
@@ -35,7 +47,19 @@ def test_run_json_is_reproducible_per_seed(capsys):
 
 
 def test_run_passes_model_parameters(capsys):
-    main(["run", "heas_envs/Market-v0", "--episodes", "1", "--steps", "5", "--param", "start_price=50", "--json"])
+    main(
+        [
+            "run",
+            "heas_envs/Market-v0",
+            "--episodes",
+            "1",
+            "--steps",
+            "5",
+            "--param",
+            "start_price=50",
+            "--json",
+        ]
+    )
     row = json.loads(capsys.readouterr().out)
     assert 40 < row["price.final_price"] < 60
 

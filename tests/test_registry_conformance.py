@@ -59,7 +59,8 @@ def perturbed_params(env_id: str, factors: list[float], flips: list[bool]) -> di
     """The env's numeric defaults scaled by the drawn factors (booleans maybe flipped)."""
     params = {}
     numeric = [
-        (k, v) for k, v in env_parameters(env_id).items()
+        (k, v)
+        for k, v in env_parameters(env_id).items()
         if isinstance(v, (int, float)) and k != "max_steps"
     ]
     for (key, default), factor, flip in zip(numeric, factors, flips):
@@ -81,7 +82,9 @@ def perturbed_params(env_id: str, factors: list[float], flips: list[bool]) -> di
 )
 def test_random_params_and_actions_stay_finite(env_id, seed, factors, flips):
     try:
-        env = heas_envs.make_parallel(env_id, max_steps=300, **perturbed_params(env_id, factors, flips))
+        env = heas_envs.make_parallel(
+            env_id, max_steps=300, **perturbed_params(env_id, factors, flips)
+        )
     except ValueError:
         assume(False)  # a drawn combination outside the documented ranges is refused; fine
     rng = np.random.default_rng(seed)

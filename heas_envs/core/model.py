@@ -199,7 +199,9 @@ class Model:
                 for s in layer.streams:
                     for k, v in s.metrics_step(ctx).items():
                         metrics[f"{s.name}.{k}"] = v
-                self.trace.append(LayerTrace(tick, layer.name, [s.name for s in layer.streams], metrics))
+                self.trace.append(
+                    LayerTrace(tick, layer.name, [s.name for s in layer.streams], metrics)
+                )
 
     def _end_tick(self) -> None:
         self.ctx.tick += 1
@@ -251,7 +253,9 @@ class Model:
 
     def metrics_step(self) -> dict[str, np.ndarray]:
         """The per-tick metrics of every stream, keyed ``"<stream>.<metric>"``."""
-        return {f"{s.name}.{k}": v for s in self.streams for k, v in s.metrics_step(self.ctx).items()}
+        return {
+            f"{s.name}.{k}": v for s in self.streams for k, v in s.metrics_step(self.ctx).items()
+        }
 
     def metrics_episode(self) -> dict[str, np.ndarray]:
         """The end-of-episode metrics of every stream, keyed ``"<stream>.<metric>"``."""
@@ -334,9 +338,7 @@ class LayerSpec:
     name: str = ""
 
 
-def make_model(
-    spec: Sequence[LayerSpec], n_worlds: int = 1, decision: str = "tick"
-) -> Model:
+def make_model(spec: Sequence[LayerSpec], n_worlds: int = 1, decision: str = "tick") -> Model:
     """Build a :class:`Model` from layer specs, validating the declared data flow.
 
     Args:

@@ -69,7 +69,9 @@ class HierarchicalParallelEnv(ParallelEnv):
     ) -> None:
         self.model = model if isinstance(model, Model) else model()
         if not isinstance(self.model, Model):
-            raise TypeError(f"model must be a Model or a function returning one, got {self.model!r}")
+            raise TypeError(
+                f"model must be a Model or a function returning one, got {self.model!r}"
+            )
         if self.model.n_worlds != 1:
             raise ValueError(
                 f"a HierarchicalParallelEnv steps one world; got a model of {self.model.n_worlds}"
@@ -91,7 +93,8 @@ class HierarchicalParallelEnv(ParallelEnv):
             for i in range(self._role_group[role].n_agents)
         }
         self._names: dict[str, list[str]] = {
-            role: [f"{role}_{i}" for i in range(self._role_group[role].n_agents)] for role in self.roles
+            role: [f"{role}_{i}" for i in range(self._role_group[role].n_agents)]
+            for role in self.roles
         }
         self.observation_spaces = {
             a: self._role_group[self._slot[a][0]].observation_space for a in self.possible_agents
@@ -187,7 +190,7 @@ class HierarchicalParallelEnv(ParallelEnv):
         truncating = completed and ctx.tick >= self.max_steps
         obs = self._observe()
         rewards, terminated, truncated = {}, {}, {}
-        for role, group in self._role_group.items():
+        for role in self.roles:
             revived = alive[role] & ~before[role] & self._ever[role]
             if revived.any():
                 raise RuntimeError(
@@ -205,7 +208,9 @@ class HierarchicalParallelEnv(ParallelEnv):
         if truncating or not any(a.any() for a in alive.values()):
             self._done = True
         self.agents = [] if truncating else self._live_agents()
-        return ArrayStep(obs, rewards, terminated, truncated, {r: a.copy() for r, a in alive.items()})
+        return ArrayStep(
+            obs, rewards, terminated, truncated, {r: a.copy() for r, a in alive.items()}
+        )
 
     def _observe(self) -> dict[str, np.ndarray]:
         ctx = self.model.ctx
@@ -216,7 +221,9 @@ class HierarchicalParallelEnv(ParallelEnv):
 
     def _live_agents(self) -> list[str]:
         return [
-            self._names[role][i] for role in self.roles for i in np.flatnonzero(self._alive[role]).tolist()
+            self._names[role][i]
+            for role in self.roles
+            for i in np.flatnonzero(self._alive[role]).tolist()
         ]
 
     def _action_shape(self, role: str) -> tuple[int, ...]:
@@ -268,7 +275,9 @@ class HierarchicalParallelEnv(ParallelEnv):
                 )
         missing = [a for a in self.agents if a not in actions]
         if missing:
-            raise ValueError(f"no action for live agents {_preview(missing)}; every live agent acts")
+            raise ValueError(
+                f"no action for live agents {_preview(missing)}; every live agent acts"
+            )
         batch: dict[str, np.ndarray] = {}
         for role in self.roles:
             live = np.flatnonzero(self._alive[role])
@@ -327,7 +336,9 @@ class HierarchicalParallelEnv(ParallelEnv):
         if self.render_mode is None:
             gymnasium.logger.warn("render() called without render_mode; pass render_mode='ansi'")
             return None
-        lines = [f"{self.metadata['name']} tick {self.tick}/{self.max_steps}, agents {len(self.agents)}"]
+        lines = [
+            f"{self.metadata['name']} tick {self.tick}/{self.max_steps}, agents {len(self.agents)}"
+        ]
         lines += [f"  {k} = {v:.6g}" for k, v in self.metrics().items()]
         return "\n".join(lines)
 
@@ -342,7 +353,9 @@ class HierarchicalParallelEnv(ParallelEnv):
         """Every stream's end-of-episode metrics, keyed ``"<stream>.<metric>"``."""
         return {k: _scalar(v) for k, v in self.model.metrics_episode().items()}
 
-    def heuristic_actions(self, obs: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    def heuristic_actions(
+        self, obs: Mapping[str, np.ndarray] | None = None
+    ) -> dict[str, np.ndarray]:
         """The model's reference policy for every slot of the roles in ``obs`` (default: the
         last observations of every role)."""
         obs = self._obs if obs is None else obs
@@ -371,8 +384,10 @@ def sample_actions(space: spaces.Space, n: int, rng: np.random.Generator) -> np.
 def _check_supported_space(role: str, space: spaces.Space) -> None:
     if isinstance(space, (spaces.Discrete, spaces.MultiDiscrete)):
         return
-    if isinstance(space, spaces.Box) and np.all(np.isfinite(space.low)) and np.all(
-        np.isfinite(space.high)
+    if (
+        isinstance(space, spaces.Box)
+        and np.all(np.isfinite(space.low))
+        and np.all(np.isfinite(space.high))
     ):
         return
     raise TypeError(
@@ -386,7 +401,9 @@ def _valid_rows(space: spaces.Space, raw: np.ndarray) -> np.ndarray:
     axes = tuple(range(1, raw.ndim))
     finite = np.isfinite(raw).all(axis=axes) if axes else np.isfinite(raw)
     if isinstance(space, spaces.Discrete):
-        return finite & (raw == np.round(raw)) & (raw >= space.start) & (raw < space.start + space.n)
+        return (
+            finite & (raw == np.round(raw)) & (raw >= space.start) & (raw < space.start + space.n)
+        )
     if isinstance(space, spaces.MultiDiscrete):
         ok = (raw == np.round(raw)) & (raw >= 0) & (raw < space.nvec)
         return finite & ok.all(axis=axes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Union
+from typing import Any
 
 import gymnasium
 import numpy as np
@@ -12,7 +12,7 @@ from heas_envs.env.parallel import HierarchicalParallelEnv
 
 #: A background policy of one role: observations ``[n_agents, *obs]`` -> actions ``[n_agents, *act]``.
 RolePolicy = Callable[[np.ndarray], np.ndarray]
-Background = Union[str, RolePolicy, Mapping[str, Union[str, RolePolicy]]]
+Background = str | RolePolicy | Mapping[str, str | RolePolicy]
 BACKGROUND_NAMES = ("heuristic", "random")
 
 
@@ -46,7 +46,9 @@ class SingleAgentEnv(gymnasium.Env):
     ) -> None:
         from heas_envs.registration import env_spec, make_parallel
 
-        self.parallel: HierarchicalParallelEnv = make_parallel(env_id, render_mode=render_mode, **params)
+        self.parallel: HierarchicalParallelEnv = make_parallel(
+            env_id, render_mode=render_mode, **params
+        )
         spec = env_spec(env_id)
         focal = focal_agent if focal_agent is not None else f"{spec.focal_role}_0"
         self.focal_agent = self.parallel._known(focal)
@@ -125,5 +127,7 @@ def _role_policies(background: Background, roles: list[str]) -> dict[str, str | 
                 f"{list(BACKGROUND_NAMES)}, a function of observations, or a mapping by role"
             )
         if not isinstance(policy, str) and not callable(policy):
-            raise ValueError(f"background policy for role {role!r} must be a name or callable, got {policy!r}")
+            raise ValueError(
+                f"background policy for role {role!r} must be a name or callable, got {policy!r}"
+            )
     return chosen

@@ -94,7 +94,13 @@ class PriceProcess(Stream):
     writes = ("price", "log_return", "returns")
 
     def __init__(
-        self, name: str, start_price: float, drift: float, volatility: float, impact: float, window: int
+        self,
+        name: str,
+        start_price: float,
+        drift: float,
+        volatility: float,
+        impact: float,
+        window: int,
     ) -> None:
         super().__init__(name)
         self.start_price, self.drift, self.volatility = start_price, drift, volatility
@@ -169,7 +175,10 @@ class Traders(AgentGroup):
         price = self.read(ctx, "price.price")
         tax = self.read(ctx, "regulator.tax")
         position = ctx[self.key("position")]
-        wanted = position + np.asarray(actions, dtype=np.float64).reshape(position.shape) * self.max_trade
+        wanted = (
+            position
+            + np.asarray(actions, dtype=np.float64).reshape(position.shape) * self.max_trade
+        )
         new_position = np.clip(wanted, -self.max_position, self.max_position)
         trade = np.abs(new_position - position)
         gain = position * (price - self._mark)[:, None]
@@ -178,7 +187,9 @@ class Traders(AgentGroup):
         self._mark = price.copy()
         self.write(ctx, "position", new_position)
         self.write(ctx, "pnl", ctx[self.key("pnl")] + change)
-        self.write(ctx, "flow", (new_position - position).sum(axis=1) / (self.n_agents * self.max_trade))
+        self.write(
+            ctx, "flow", (new_position - position).sum(axis=1) / (self.n_agents * self.max_trade)
+        )
         volume = trade.sum(axis=1)
         self.write(ctx, "volume", volume)
         self.write(ctx, "tax_paid", tax * volume * price)
@@ -192,7 +203,9 @@ class Traders(AgentGroup):
         obs = np.empty((b, n, self.window + 3), dtype=np.float32)
         obs[:, :, : self.window] = returns[:, None, :]
         obs[:, :, self.window] = ctx[self.key("position")] / self.max_position
-        obs[:, :, self.window + 1] = np.clip(ctx[self.key("pnl")] / self.start_price, -PNL_CLIP, PNL_CLIP)
+        obs[:, :, self.window + 1] = np.clip(
+            ctx[self.key("pnl")] / self.start_price, -PNL_CLIP, PNL_CLIP
+        )
         obs[:, :, self.window + 2] = np.clip(tax, 0.0, 1.0)[:, None]
         return obs
 
@@ -212,14 +225,23 @@ class Traders(AgentGroup):
         }
 
     def metrics_episode(self, ctx: Context) -> dict[str, np.ndarray]:
-        return {"mean_final_pnl": ctx[self.key("pnl")].mean(axis=1), "total_volume": self._total_volume}
+        return {
+            "mean_final_pnl": ctx[self.key("pnl")].mean(axis=1),
+            "total_volume": self._total_volume,
+        }
 
 
 class Regulator(AgentGroup):
     """A regulator that sets the transaction tax every ``period`` ticks."""
 
     role = "regulator"
-    reads = ("price.returns", "price.log_return", "traders.volume", "traders.flow", "traders.tax_paid")
+    reads = (
+        "price.returns",
+        "price.log_return",
+        "traders.volume",
+        "traders.flow",
+        "traders.tax_paid",
+    )
     writes = ("tax",)
 
     def __init__(
@@ -237,7 +259,11 @@ class Regulator(AgentGroup):
         super().__init__(name, 1)
         self.period, self.initial_tax, self.max_tax = period, tax, max_tax
         self.capacity = n_traders * max_trade
-        self.start_price, self.vol_target, self.stability_weight = start_price, vol_target, stability_weight
+        self.start_price, self.vol_target, self.stability_weight = (
+            start_price,
+            vol_target,
+            stability_weight,
+        )
         self.observation_space = spaces.Box(
             np.array([0, 0, 0, -1, 0], dtype=np.float32),
             np.array([10, 1, 1, 1, 1], dtype=np.float32),
@@ -340,16 +366,45 @@ def market_spec(
     stability_weight: float = 1.0,
 ) -> list[LayerSpec]:
     """The market's layer specs (parameters as in :class:`MarketEnv`, validated there)."""
-    price = StreamSpec("price", PriceProcess, dict(start_price=start_price, drift=drift,
-                       volatility=volatility, impact=impact, window=window))
-    traders = StreamSpec("traders", Traders, dict(n_agents=n_traders, start_price=start_price,
-                         max_trade=max_trade, max_position=max_position, cost=cost,
-                         max_tax=max_tax, window=window))
+    price = StreamSpec(
+        "price",
+        PriceProcess,
+        dict(
+            start_price=start_price,
+            drift=drift,
+            volatility=volatility,
+            impact=impact,
+            window=window,
+        ),
+    )
+    traders = StreamSpec(
+        "traders",
+        Traders,
+        dict(
+            n_agents=n_traders,
+            start_price=start_price,
+            max_trade=max_trade,
+            max_position=max_position,
+            cost=cost,
+            max_tax=max_tax,
+            window=window,
+        ),
+    )
     if regulator:
-        reg = StreamSpec("regulator", Regulator, dict(period=regulator_period, tax=tax,
-                         max_tax=max_tax, n_traders=n_traders, max_trade=max_trade,
-                         start_price=start_price, vol_target=vol_target,
-                         stability_weight=stability_weight))
+        reg = StreamSpec(
+            "regulator",
+            Regulator,
+            dict(
+                period=regulator_period,
+                tax=tax,
+                max_tax=max_tax,
+                n_traders=n_traders,
+                max_trade=max_trade,
+                start_price=start_price,
+                vol_target=vol_target,
+                stability_weight=stability_weight,
+            ),
+        )
     else:
         reg = StreamSpec("regulator", FixedTax, dict(tax=tax))
     return [
@@ -405,7 +460,9 @@ class MarketEnv(HierarchicalParallelEnv):
             stability_weight=check_float("stability_weight", stability_weight, 0.0, 1e6),
         )
         self.params = params
-        super().__init__(make_model(market_spec(**params)), max_steps=max_steps, render_mode=render_mode)
+        super().__init__(
+            make_model(market_spec(**params)), max_steps=max_steps, render_mode=render_mode
+        )
 
 
 def parallel_env(**params: Any) -> MarketEnv:

@@ -42,7 +42,9 @@ class Sneaky(Stream):
 
 def test_two_writers_of_one_key_are_refused():
     with pytest.raises(ValueError, match="two streams are named 'clock'"):
-        make_model([LayerSpec([StreamSpec("clock", Clock)]), LayerSpec([StreamSpec("clock", ClockTwin)])])
+        make_model(
+            [LayerSpec([StreamSpec("clock", Clock)]), LayerSpec([StreamSpec("clock", ClockTwin)])]
+        )
 
 
 def test_a_read_nobody_writes_is_refused_with_the_written_keys():
@@ -76,7 +78,9 @@ def test_a_later_layer_sees_this_ticks_earlier_layer_writes():
 
 
 def test_an_earlier_layer_reads_last_ticks_value_of_a_later_layer():
-    model = make_model([LayerSpec([StreamSpec("reader", Reader)]), LayerSpec([StreamSpec("clock", Clock)])])
+    model = make_model(
+        [LayerSpec([StreamSpec("reader", Reader)]), LayerSpec([StreamSpec("clock", Clock)])]
+    )
     model.reset(seed=0)
     seen = []
     for _ in range(3):

@@ -21,7 +21,9 @@ def test_a_dead_agent_is_terminated_once_and_removed():
     env.step(zeros(env))
     obs, rew, term, trunc, info = env.step(zeros(env))  # tick 1: watcher_1 dies
     assert term == {"watcher_0": False, "watcher_1": True, "watcher_2": False}
-    assert set(obs) == set(rew) == set(trunc) == set(info) == {"watcher_0", "watcher_1", "watcher_2"}
+    assert (
+        set(obs) == set(rew) == set(trunc) == set(info) == {"watcher_0", "watcher_1", "watcher_2"}
+    )
     assert env.agents == ["watcher_0", "watcher_2"]
     obs, *_ = env.step(zeros(env))
     assert "watcher_1" not in obs
@@ -91,7 +93,9 @@ def test_unknown_and_missing_agents_are_refused():
 def test_step_arrays_refuses_bad_shapes_and_unknown_roles():
     env = heas_envs.make_parallel("heas_envs/Market-v0", n_traders=4)
     env.reset_arrays(seed=0)
-    with pytest.raises(ValueError, match=r"actions of role 'trader' have shape \(3, 1\); expected \(4, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"actions of role 'trader' have shape \(3, 1\); expected \(4, 1\)"
+    ):
         env.step_arrays({"trader": np.zeros((3, 1)), "regulator": np.zeros((1, 1))})
     with pytest.raises(ValueError, match=r"unknown roles \['broker'\]"):
         env.step_arrays({"trader": np.zeros((4, 1)), "regulator": np.zeros((1, 1)), "broker": 0})

@@ -12,8 +12,14 @@ from heas_envs.models.market import PRICE_BAND
 
 def test_reward_is_marked_to_market_profit_minus_costs_and_tax():
     env = heas_envs.make_parallel(
-        "heas_envs/Market-v0", n_traders=2, volatility=0.0, impact=0.0, drift=0.001,
-        cost=0.001, tax=0.002, regulator=False,
+        "heas_envs/Market-v0",
+        n_traders=2,
+        volatility=0.0,
+        impact=0.0,
+        drift=0.001,
+        cost=0.001,
+        tax=0.002,
+        regulator=False,
     )
     env.reset_arrays(seed=0)
     p0 = 100.0 * np.exp(0.001)
@@ -36,7 +42,9 @@ def test_net_order_flow_moves_the_next_price_by_the_impact():
 
 
 def test_the_regulator_changes_the_tax_on_its_period_only():
-    env = heas_envs.make_parallel("heas_envs/Market-v0", n_traders=2, regulator_period=3, max_tax=0.01)
+    env = heas_envs.make_parallel(
+        "heas_envs/Market-v0", n_traders=2, regulator_period=3, max_tax=0.01
+    )
     env.reset_arrays(seed=0)
     taxes = []
     for t in range(7):
