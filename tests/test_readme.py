@@ -1,0 +1,27 @@
+"""The README stays true: CI runs its test command, and its model table lists every id."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import heas_envs
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def readme_commands() -> list[str]:
+    return re.findall(r"```bash\n# \d\. .*\n(.*)\n```", README)
+
+
+def test_ci_runs_the_readme_test_command():
+    commands = readme_commands()
+    assert len(commands) == 2 and "pytest" in commands[1]
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert commands[1] in ci_lines
+
+
+def test_the_model_table_lists_every_registered_id():
+    table_ids = re.findall(r"^\| `(heas_envs/[\w-]+)` \|", README, flags=re.M)
+    assert table_ids == heas_envs.list_envs()
