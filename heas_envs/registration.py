@@ -103,3 +103,10 @@ register(
     focal_role="manager",
     size_param="n_patches",
 )
+register(
+    "heas_envs/Enterprise-v0",
+    "heas_envs.models.enterprise:EnterpriseEnv",
+    "firms choose output, investment and compliance under a government (HEAS enterprise case)",
+    focal_role="firm",
+    size_param="n_firms",
+)
