@@ -75,8 +75,9 @@ def run_episodes(
                 returns[role] += r
             n += 1
         row: dict[str, Any] = {"episode": k, "seed": seed + k, "steps": n}
+        ever_alive = env.ever_alive
         for role, ret in returns.items():
-            ever = env._ever[role]
+            ever = ever_alive[role]
             row[f"return/{role}"] = float(ret[ever].mean()) if ever.any() else 0.0
         row.update(env.episode_metrics())
         rows.append(row)

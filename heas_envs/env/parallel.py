@@ -130,6 +130,26 @@ class HierarchicalParallelEnv(ParallelEnv):
             )
         return agent
 
+    def slot(self, agent: str) -> tuple[str, int]:
+        """The role of ``agent`` and its index among the role's slots."""
+        return self._slot[self._known(agent)]
+
+    def group(self, role: str) -> AgentGroup:
+        """The agent group that defines ``role`` (its spaces, heuristic and slot count)."""
+        if role not in self._role_group:
+            raise ValueError(f"unknown role {role!r}; roles are {self.roles}")
+        return self._role_group[role]
+
+    @property
+    def observations(self) -> dict[str, np.ndarray]:
+        """The last observations, per role over all slots (zeros for dead or unborn slots)."""
+        return self._obs
+
+    @property
+    def ever_alive(self) -> dict[str, np.ndarray]:
+        """Per role, which slots have held a living agent in this episode."""
+        return {r: a.copy() for r, a in self._ever.items()}
+
     @property
     def tick(self) -> int:
         """Ticks completed in this episode."""

@@ -8,7 +8,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from heas_envs.env.parallel import HierarchicalParallelEnv
+from heas_envs.env.parallel import HierarchicalParallelEnv, sample_actions
 
 #: A background policy of one role: observations ``[n_agents, *obs]`` -> actions ``[n_agents, *act]``.
 RolePolicy = Callable[[np.ndarray], np.ndarray]
@@ -51,8 +51,8 @@ class SingleAgentEnv(gymnasium.Env):
         )
         spec = env_spec(env_id)
         focal = focal_agent if focal_agent is not None else f"{spec.focal_role}_0"
-        self.focal_agent = self.parallel._known(focal)
-        self.focal_role, self.focal_index = self.parallel._slot[focal]
+        self.focal_role, self.focal_index = self.parallel.slot(focal)
+        self.focal_agent = focal
         self.observation_space = self.parallel.observation_space(focal)
         self.action_space = self.parallel.action_space(focal)
         self.render_mode = render_mode
@@ -89,15 +89,13 @@ class SingleAgentEnv(gymnasium.Env):
         )
 
     def _background_actions(self) -> dict[str, np.ndarray]:
-        obs = self.parallel._obs
+        obs = self.parallel.observations
         out = {}
         for role, policy in self.background.items():
             if policy == "heuristic":
                 out[role] = self.parallel.heuristic_actions({role: obs[role]})[role]
             elif policy == "random":
-                group = self.parallel._role_group[role]
-                from heas_envs.env.parallel import sample_actions
-
+                group = self.parallel.group(role)
                 out[role] = sample_actions(group.action_space, group.n_agents, self.np_random)
             else:
                 out[role] = np.asarray(policy(obs[role]))
