@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium
@@ -23,7 +23,10 @@ class EnvSpec:
         entry_point: ``"module:Class"`` of its :class:`~heas_envs.env.HierarchicalParallelEnv`.
         description: One line for ``heas-envs list``.
         focal_role: The role of the focal agent in the single-agent (Gymnasium) view.
-        size_param: The parameter that sets the number of agents (for scaling benchmarks).
+        size_param: The parameter that sets the number of agents (or simulated individuals).
+        scaling: Exponents of the parameters that grow with the size: :meth:`scaled_params`
+            multiplies each default by ``factor ** exponent`` (default: ``size_param`` alone,
+            exponent 1). A grid side that should keep the density has exponent 0.5.
     """
 
     id: str
@@ -31,6 +34,13 @@ class EnvSpec:
     description: str
     focal_role: str
     size_param: str
+    scaling: dict[str, float] = field(default_factory=dict)
+
+    def scaled_params(self, factor: float) -> dict[str, int]:
+        """The size parameters for ``factor`` times the default number of agents."""
+        defaults = env_parameters(self.id)
+        exponents = self.scaling or {self.size_param: 1.0}
+        return {k: max(1, round(defaults[k] * factor**e)) for k, e in exponents.items()}
 
     def load(self) -> type:
         """Import and return the env class."""
@@ -41,11 +51,21 @@ class EnvSpec:
 _REGISTRY: dict[str, EnvSpec] = {}
 
 
-def register(id: str, entry_point: str, description: str, focal_role: str, size_param: str) -> None:
-    """Add an environment to the registry and to Gymnasium's (as its single-agent view)."""
+def register(
+    id: str,
+    entry_point: str,
+    description: str,
+    focal_role: str,
+    size_param: str,
+    scaling: dict[str, float] | None = None,
+) -> None:
+    """Add an environment to the registry and to Gymnasium's (as its single-agent view).
+
+    The arguments are the fields of :class:`EnvSpec`.
+    """
     if id in _REGISTRY:
         raise ValueError(f"env id {id!r} is registered already")
-    _REGISTRY[id] = EnvSpec(id, entry_point, description, focal_role, size_param)
+    _REGISTRY[id] = EnvSpec(id, entry_point, description, focal_role, size_param, scaling or {})
     gymnasium.register(
         id=id,
         entry_point="heas_envs.env.single:SingleAgentEnv",
@@ -109,4 +129,26 @@ register(
     "firms choose output, investment and compliance under a government (HEAS enterprise case)",
     focal_role="firm",
     size_param="n_firms",
+)
+register(
+    "heas_envs/WolfSheep-v0",
+    "heas_envs.models.wolf_sheep:WolfSheepEnv",
+    "Mesa's wolf-sheep predation on a grass grid, under a ranger who culls and limits grazing",
+    focal_role="ranger",
+    size_param="initial_sheep",
+    scaling={
+        "initial_sheep": 1.0,
+        "initial_wolves": 1.0,
+        "max_animals": 1.0,
+        "width": 0.5,
+        "height": 0.5,
+    },
+)
+register(
+    "heas_envs/Boltzmann-v0",
+    "heas_envs.models.boltzmann:BoltzmannEnv",
+    "Mesa's Boltzmann wealth model: agents decide whether and to whom they give one unit",
+    focal_role="agent",
+    size_param="n_agents",
+    scaling={"n_agents": 1.0, "width": 0.5, "height": 0.5},
 )

@@ -16,16 +16,14 @@ import time
 import numpy as np
 
 import heas_envs
-from heas_envs.registration import env_parameters, env_spec
+from heas_envs.registration import env_spec
 
 
-def steps_per_second(env_id: str, size: int | None, api: str, steps: int, repeats: int) -> float:
-    """Best-of-``repeats`` env steps per second for one env, size and API."""
-    spec = env_spec(env_id)
-    params = {"max_steps": steps + 1}
-    if size is not None:
-        params[spec.size_param] = size
-    env = heas_envs.make_parallel(env_id, **params)
+def steps_per_second(
+    env_id: str, size: dict[str, int], api: str, steps: int, repeats: int
+) -> float:
+    """Best-of-``repeats`` env steps per second for one env, size parameters and API."""
+    env = heas_envs.make_parallel(env_id, max_steps=steps + 1, **size)
     best = 0.0
     for r in range(repeats):
         rng = np.random.default_rng(r)
@@ -51,20 +49,28 @@ def main() -> None:
     )
     parser.add_argument("--env", nargs="*", default=None, help="env ids (default: all)")
     parser.add_argument(
-        "--sizes", nargs="*", type=int, default=None, help="agent counts (default: default and 10x)"
+        "--sizes",
+        nargs="*",
+        type=int,
+        default=None,
+        help="values of the env's size parameter (default: the default size and 10x agents)",
     )
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    print(
-        f"{'env':28s} {'size':>7s} {'dict steps/s':>13s} {'array steps/s':>14s} {'array/dict':>10s}"
-    )
+    header = f"{'env':28s} {'size':>22s} {'dict steps/s':>13s} {'array steps/s':>14s}"
+    print(f"{header} {'array/dict':>10s}")
     for env_id in args.env or heas_envs.list_envs():
-        default = env_parameters(env_id)[env_spec(env_id).size_param]
-        for size in args.sizes or [default, 10 * default]:
+        spec = env_spec(env_id)
+        if args.sizes:
+            sizes = [{spec.size_param: n} for n in args.sizes]
+        else:
+            sizes = [spec.scaled_params(1), spec.scaled_params(10)]
+        for size in sizes:
             d = steps_per_second(env_id, size, "dict", args.steps, args.repeats)
             a = steps_per_second(env_id, size, "array", args.steps, args.repeats)
-            print(f"{env_id:28s} {size:7d} {d:13.0f} {a:14.0f} {a / d:10.1f}", flush=True)
+            label = f"{spec.size_param}={size[spec.size_param]}"
+            print(f"{env_id:28s} {label:>22s} {d:13.0f} {a:14.0f} {a / d:10.1f}", flush=True)
 
 
 if __name__ == "__main__":

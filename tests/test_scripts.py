@@ -49,7 +49,7 @@ def test_the_benchmark_prints_steps_per_second_for_both_apis():
         check=True,
     ).stdout
     row = out.strip().splitlines()[-1].split()
-    assert row[0] == "heas_envs/Market-v0" and row[1] == "5"
+    assert row[0] == "heas_envs/Market-v0" and row[1] == "n_traders=5"
     dict_sps, array_sps, ratio = map(float, row[2:5])
     assert dict_sps > 0 and array_sps > 0
     assert (

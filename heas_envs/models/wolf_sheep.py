@@ -1,0 +1,696 @@
+"""Wolf-sheep predation under a ranger who culls wolves and limits grazing.
+
+A port of Mesa's ``examples/advanced/wolf_sheep`` (Mesa 3.3; Wilensky's NetLogo model) with
+Mesa's rules and default parameters, stepped as arrays, plus the two policy genes of HEAS's
+``heas.experiments.wolf_sheep`` (``harvest_rate`` in [0, 0.3], ``grazing_rate`` in [0, 1])
+as the actions of one ``ranger`` agent. The animals are not PettingZoo agents: they live in
+fixed pools of ``max_animals`` slots per species (struct of arrays with an alive mask).
+
+| | |
+|---|---|
+| Id | ``heas_envs/WolfSheep-v0`` (``heas_envs.make_parallel``; ``gymnasium.make`` gives the ranger) |
+| Agents | ``ranger_0`` (one slot, always alive) |
+| Action | ``Box(0, 1, (2,))``: [0] harvest: each wolf is culled this tick with probability ``action[0] * max_harvest_rate`` (HEAS ``harvest_rate``); [1] grazing: a sheep standing on grown grass may graze with probability ``action[1]`` (HEAS ``grazing_rate``) |
+| Observation | ``Box((5,))``: sheep / ``initial_sheep`` and wolves / ``initial_wolves`` (each clipped to [0, 10]; a zero initial count counts as 1), share of grown grass patches in [0, 1], mean sheep energy / (2 * ``sheep_gain_from_food``) and mean wolf energy / (2 * ``wolf_gain_from_food``) (each clipped to [0, 10]; 0 without animals) |
+| Reward | sheep alive after the tick / ``initial_sheep`` (a zero initial count counts as 1), minus ``extinction_penalty`` for each species that dies out in this tick (once: extinction is final) |
+| State | the ranger's observation |
+
+Layers and streams (a tick runs them in this order):
+
+| layer | stream | reads | writes |
+|---|---|---|---|
+| L1 | ``ranger`` (agent group ``ranger``) | ``wolf_sheep.sheep``, ``wolf_sheep.wolves``, ``wolf_sheep.grass``, ``wolf_sheep.sheep_energy``, ``wolf_sheep.wolf_energy``, ``wolf_sheep.extinctions`` | ``harvest_rate``, ``grazing_rate`` |
+| L2 | ``sheep`` | ``ranger.grazing_rate``, ``wolves.alive``, ``wolves.cell``, ``wolves.kills`` (last tick), ``grass.grown`` (last tick) | ``alive``, ``cell``, ``energy``, ``grazed`` |
+| L3 | ``wolves`` | ``ranger.harvest_rate``, ``sheep.alive``, ``sheep.cell`` | ``alive``, ``cell``, ``energy``, ``kills``, ``culled``, ``eaten`` |
+| L4 | ``grass`` | ``sheep.grazed`` | ``grown``, ``countdown`` |
+| L4 | ``wolf_sheep`` (census) | ``sheep.alive``, ``sheep.energy``, ``wolves.alive``, ``wolves.energy``, ``wolves.kills``, ``grass.grown`` | ``sheep``, ``wolves``, ``grass``, ``sheep_energy``, ``wolf_energy``, ``extinctions`` |
+
+Sheep eaten in L3 are marked in ``wolves.kills`` (the sheep stream owns the sheep arrays);
+the census counts them as dead at once and the sheep stream clears their slots first thing
+next tick.
+
+Dynamics (Mesa's, per tick): the grid is ``width`` x ``height``, toroidal, with the 4-cell von
+Neumann neighbourhood; any number of animals share a cell. At reset every cell's grass is grown
+with probability 1/2, else it gets a countdown drawn from ``0 .. grass_regrowth_time - 1``
+(0 = grown); sheep and wolves are placed uniformly at random with energy uniform in
+``[0, 2 * gain_from_food)``. Then every tick:
+
+1. The ranger sets the harvest and grazing rates.
+2. Sheep (all at once): move to a uniformly drawn neighbour cell without wolves, preferring
+   cells with grown grass (stay if every neighbour holds a wolf); lose 1 energy; graze (if the
+   cell's grass is grown and the ranger's grazing draw allows it: +``sheep_gain_from_food``,
+   the grass is eaten); die if energy < 0; else reproduce with probability
+   ``sheep_reproduce`` (the offspring takes half the parent's energy, in the parent's cell).
+3. Wolves (all at once): each is culled with probability ``harvest_rate``; the rest move to a
+   uniformly drawn neighbour cell, preferring cells with sheep; lose 1 energy; eat one sheep of
+   their cell (+``wolf_gain_from_food``) if one is left; die if energy < 0; else reproduce with
+   probability ``wolf_reproduce`` as sheep do.
+4. Grass: a patch eaten in tick ``t`` grows back at the end of tick ``t + grass_regrowth_time``
+   (Mesa's scheduled regrowth event), so it is edible again from the tick after.
+
+Vectorised conflict rules (Mesa activates the animals of a species one by one in a random
+order; here they act at once): two sheep grazing one patch: one of the sheep allowed to graze
+there, drawn uniformly, eats it (Mesa: the first in the random order); ``k`` wolves in a cell
+with ``m`` sheep: ``min(k, m)`` of the wolves, drawn uniformly, each eat a distinct sheep drawn
+uniformly (the same law as Mesa's sequential order). Movement choices use the grass, wolf and
+sheep positions at the start of the species' sub-step, whereas in Mesa an animal acting later
+sees the grass eaten and sheep killed earlier in the same sub-step. Sheep see the wolves culled
+in the same tick, since the cull happens in the wolves' sub-step.
+
+Capacity: each species has ``max_animals`` slots; a newborn takes a free slot (slots of the
+dead are reused), and births beyond the free slots are dropped (the parent keeps its energy,
+counted in ``dropped_births``), so populations stay in ``[0, max_animals]``.
+
+With ``grass=False`` sheep neither graze nor lose energy (Mesa 2 and NetLogo's sheep-wolves
+version; Mesa 3.3 fails on this setting).
+
+Metrics (per tick): ``wolf_sheep.sheep``, ``wolf_sheep.wolves``, ``wolf_sheep.grass`` (grown
+patches; Mesa's DataCollector columns), ``ranger.harvest_rate``, ``ranger.grazing_rate``,
+``sheep.births``, ``sheep.dropped_births``, ``sheep.grazed`` (patches eaten),
+``sheep.starved``, ``wolves.culled``, ``wolves.sheep_eaten``, ``wolves.births``,
+``wolves.dropped_births``, ``wolves.starved``, ``grass.regrown``. Per episode (HEAS's names):
+``wolf_sheep.mean_sheep``, ``wolf_sheep.mean_wolves``, ``wolf_sheep.final_sheep``,
+``wolf_sheep.final_wolves``, ``wolf_sheep.extinct`` (1 if a species that existed at reset is
+gone), ``wolf_sheep.coexistence`` (share of ticks with both species alive),
+``ranger.mean_harvest_rate``, ``ranger.mean_grazing_rate``, ``sheep.total_births``,
+``sheep.total_dropped_births``, ``wolves.total_births``, ``wolves.total_dropped_births``,
+``wolves.total_culled``.
+
+Heuristic: the ranger culls wolves in proportion to how far the wolf/sheep ratio exceeds its
+value at reset, stops culling while wolves are scarce (below 1/10 of their initial count) so that
+they do not die out, and always allows full grazing.
+
+Args:
+    width (int): Grid width (Mesa: 20), in [1, 2000].
+    height (int): Grid height (Mesa: 20), in [1, 2000].
+    initial_sheep (int): Sheep at reset (Mesa: 100), in [0, max_animals].
+    initial_wolves (int): Wolves at reset (Mesa: 50), in [0, max_animals].
+    sheep_reproduce (float): Probability that a sheep reproduces per tick, in [0, 1].
+    wolf_reproduce (float): Probability that a wolf reproduces per tick, in [0, 1].
+    wolf_gain_from_food (float): Energy a wolf gains from a sheep, in [0, 1000].
+    grass (bool): Whether sheep need grass (graze and lose energy).
+    grass_regrowth_time (int): Ticks for eaten grass to grow back, in [1, 10000].
+    sheep_gain_from_food (float): Energy a sheep gains from grass, in [0, 1000].
+    max_animals (int): Slots per species (population capacity), in [1, 10000000].
+    max_harvest_rate (float): Cull probability at a full harvest action (HEAS: 0.3), in [0, 1].
+    extinction_penalty (float): Reward penalty per species that dies out, in [0, 1e6].
+    max_steps (int): Ticks per episode (truncation), >= 1.
+    render_mode (str | None): None or "ansi".
+
+Version history: v0 (initial release).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo.utils.conversions import parallel_to_aec
+
+from heas_envs.core import (
+    AgentGroup,
+    Context,
+    LayerSpec,
+    Stream,
+    StreamSpec,
+    check_float,
+    check_int,
+    make_model,
+)
+from heas_envs.core.grid import grid_neighbours, ranks_within_groups
+from heas_envs.env.parallel import HierarchicalParallelEnv
+
+RATIO_CLIP = 10.0  # observed population and energy ratios are clipped to [0, RATIO_CLIP]
+SCARCE_WOLVES = 0.1  # the heuristic stops culling below this share of the initial wolves
+
+
+# -- array helpers -------------------------------------------------------------------------------
+def place_births(alive: np.ndarray, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Free slots for the offspring of ``parents``, in slot order; births beyond them are dropped.
+
+    Args:
+        alive: ``[B, M]`` bool, the occupied slots.
+        parents: ``[B, M]`` bool, the slots whose animal gives birth (a subset of ``alive``).
+
+    Returns:
+        ``(parent, child)``: flat indices (over ``B * M``) of the parents whose offspring
+        found a slot and of those slots.
+    """
+    b, m = alive.shape
+    rank = np.cumsum(parents, axis=1) - 1
+    free = ~alive
+    accepted = parents & (rank < free.sum(axis=1, keepdims=True))
+    world, slot = np.nonzero(accepted)
+    if world.size == 0:
+        return world, world
+    free_first = np.argsort(alive, axis=1, kind="stable")  # free slots first, in slot order
+    child = free_first[world, rank[world, slot]]
+    return world * m + slot, world * m + child
+
+
+def choose_cell(
+    preferred: np.ndarray, options: np.ndarray, stay: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Per row, a uniformly drawn ``options`` entry among the ``preferred`` ones (else ``stay``).
+
+    Args:
+        preferred: ``[n, k]`` bool, the eligible options.
+        options: ``[n, k]`` cell indices.
+        stay: ``[n]`` the cells of rows without an eligible option.
+        rng: The model's generator.
+    """
+    keys = np.where(preferred, rng.random(preferred.shape), -1.0)
+    pick = keys.argmax(axis=1)
+    return np.where(preferred.any(axis=1), options[np.arange(len(pick)), pick], stay)
+
+
+class _Grid:
+    """The von Neumann torus of the model: neighbour table and counts, cells of all worlds."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.n_cells = width * height
+        self.table, self.count = grid_neighbours(width, height, moore=False, torus=True)
+        self.valid = np.arange(self.table.shape[1]) < self.count[:, None]
+
+    def occupied(self, world: np.ndarray, cell: np.ndarray, n_worlds: int) -> np.ndarray:
+        """``[B * n_cells]`` bool: cells (flat over worlds) holding at least one of the animals."""
+        return np.bincount(world * self.n_cells + cell, minlength=n_worlds * self.n_cells) > 0
+
+
+# -- streams -------------------------------------------------------------------------------------
+class Ranger(AgentGroup):
+    """The ranger: sets the wolf harvest (cull) rate and the grazing rate every tick."""
+
+    role = "ranger"
+    reads = (
+        "wolf_sheep.sheep",
+        "wolf_sheep.wolves",
+        "wolf_sheep.grass",
+        "wolf_sheep.sheep_energy",
+        "wolf_sheep.wolf_energy",
+        "wolf_sheep.extinctions",
+    )
+    writes = ("harvest_rate", "grazing_rate")
+
+    def __init__(
+        self,
+        name: str,
+        initial_sheep: int,
+        initial_wolves: int,
+        n_cells: int,
+        sheep_gain_from_food: float,
+        wolf_gain_from_food: float,
+        max_harvest_rate: float,
+        extinction_penalty: float,
+    ) -> None:
+        super().__init__(name, 1)
+        self.sheep_scale = float(max(initial_sheep, 1))
+        self.wolf_scale = float(max(initial_wolves, 1))
+        self.n_cells = n_cells
+        self.sheep_energy_scale = max(2.0 * sheep_gain_from_food, 1.0)
+        self.wolf_energy_scale = max(2.0 * wolf_gain_from_food, 1.0)
+        self.max_harvest_rate, self.extinction_penalty = max_harvest_rate, extinction_penalty
+        high = np.array([RATIO_CLIP, RATIO_CLIP, 1.0, RATIO_CLIP, RATIO_CLIP], dtype=np.float32)
+        self.observation_space = spaces.Box(np.zeros(5, dtype=np.float32), high, dtype=np.float32)
+        self.action_space = spaces.Box(0.0, 1.0, shape=(2,), dtype=np.float32)
+
+    def reset(self, ctx: Context) -> None:
+        self.write(ctx, "harvest_rate", np.zeros(ctx.n_worlds))
+        self.write(ctx, "grazing_rate", np.ones(ctx.n_worlds))
+        self._sums = np.zeros((2, ctx.n_worlds))
+        self._ticks = 0
+
+    def apply(self, actions: np.ndarray, ctx: Context) -> None:
+        share = np.clip(np.asarray(actions, dtype=np.float64).reshape(ctx.n_worlds, 2), 0.0, 1.0)
+        harvest, grazing = share[:, 0] * self.max_harvest_rate, share[:, 1]
+        self.write(ctx, "harvest_rate", harvest)
+        self.write(ctx, "grazing_rate", grazing)
+        self._sums += np.stack([harvest, grazing])
+        self._ticks += 1
+
+    def observe(self, ctx: Context) -> np.ndarray:
+        obs = np.stack(
+            [
+                self.read(ctx, "wolf_sheep.sheep") / self.sheep_scale,
+                self.read(ctx, "wolf_sheep.wolves") / self.wolf_scale,
+                self.read(ctx, "wolf_sheep.grass") / self.n_cells,
+                self.read(ctx, "wolf_sheep.sheep_energy") / self.sheep_energy_scale,
+                self.read(ctx, "wolf_sheep.wolf_energy") / self.wolf_energy_scale,
+            ],
+            axis=1,
+        )
+        return np.clip(obs, 0.0, self.observation_space.high)[:, None, :].astype(np.float32)
+
+    def reward(self, ctx: Context) -> np.ndarray:
+        kept = self.read(ctx, "wolf_sheep.sheep") / self.sheep_scale
+        lost = self.extinction_penalty * self.read(ctx, "wolf_sheep.extinctions")
+        return (kept - lost)[:, None]
+
+    def heuristic(self, obs: np.ndarray) -> np.ndarray:
+        """Cull as the wolf/sheep ratio grows past its initial value; spare scarce wolves."""
+        sheep, wolves = obs[..., 0], obs[..., 1]
+        excess = wolves / np.maximum(sheep, 0.1) - 1.0
+        harvest = np.where(wolves < SCARCE_WOLVES, 0.0, np.clip(excess, 0.0, 1.0))
+        return np.stack([harvest, np.ones_like(harvest)], axis=-1).astype(np.float32)
+
+    def metrics_step(self, ctx: Context) -> dict[str, np.ndarray]:
+        return {
+            "harvest_rate": ctx[self.key("harvest_rate")],
+            "grazing_rate": ctx[self.key("grazing_rate")],
+        }
+
+    def metrics_episode(self, ctx: Context) -> dict[str, np.ndarray]:
+        mean = self._sums / max(self._ticks, 1)
+        return {"mean_harvest_rate": mean[0], "mean_grazing_rate": mean[1]}
+
+
+class _Animals(Stream):
+    """A pool of ``max_animals`` slots of one species: alive mask, cell and energy per slot."""
+
+    def __init__(
+        self,
+        name: str,
+        width: int,
+        height: int,
+        initial: int,
+        max_animals: int,
+        reproduce: float,
+        gain_from_food: float,
+    ) -> None:
+        super().__init__(name)
+        self.grid = _Grid(width, height)
+        self.initial, self.max_animals = initial, max_animals
+        self.reproduce, self.gain_from_food = reproduce, gain_from_food
+
+    def _place(self, ctx: Context) -> None:
+        b, m = ctx.n_worlds, self.max_animals
+        alive = np.zeros((b, m), dtype=bool)
+        alive[:, : self.initial] = True
+        cell = np.zeros((b, m), dtype=np.int64)
+        cell[:, : self.initial] = ctx.rng.integers(0, self.grid.n_cells, size=(b, self.initial))
+        energy = np.zeros((b, m))
+        energy[:, : self.initial] = ctx.rng.random((b, self.initial)) * 2 * self.gain_from_food
+        self.write(ctx, "alive", alive)
+        self.write(ctx, "cell", cell)
+        self.write(ctx, "energy", energy)
+        self._zero_counters(b)
+        self._totals = {"births": np.zeros(b), "dropped_births": np.zeros(b)}
+
+    def _zero_counters(self, b: int) -> None:
+        self._counts = {k: np.zeros(b) for k in ("births", "dropped_births", "starved")}
+
+    def _starve_and_breed(
+        self,
+        ctx: Context,
+        idx: np.ndarray,
+        alive: np.ndarray,
+        cell: np.ndarray,
+        energy: np.ndarray,
+        starve: bool,
+    ) -> None:
+        """Death below zero energy, then reproduction into free slots; writes the pool back.
+
+        ``alive``, ``cell``, ``energy`` are flat ``[B * M]`` copies (modified here); ``idx``
+        lists the slots that acted this tick.
+        """
+        b, m = ctx.n_worlds, self.max_animals
+        world = idx // m
+        dead = idx[energy[idx] < 0] if starve else idx[:0]
+        alive[dead] = False
+        self._counts["starved"] = np.bincount(dead // m, minlength=b).astype(np.float64)
+        live = idx[alive[idx]]
+        breeds = np.zeros(b * m, dtype=bool)
+        breeds[live[ctx.rng.random(live.size) < self.reproduce]] = True
+        parent, child = place_births(alive.reshape(b, m), breeds.reshape(b, m))
+        energy[parent] /= 2
+        energy[child] = energy[parent]
+        alive[child] = True
+        cell[child] = cell[parent]
+        births = np.bincount(parent // m, minlength=b).astype(np.float64)
+        self._counts["births"] = births
+        self._counts["dropped_births"] = np.bincount(world, breeds[idx], minlength=b) - births
+        for k in self._totals:
+            self._totals[k] += self._counts[k]
+        self.write(ctx, "alive", alive.reshape(b, m))
+        self.write(ctx, "energy", energy.reshape(b, m))
+        self.write(ctx, "cell", cell.reshape(b, m))
+
+    def metrics_step(self, ctx: Context) -> dict[str, np.ndarray]:
+        return dict(self._counts)
+
+    def metrics_episode(self, ctx: Context) -> dict[str, np.ndarray]:
+        return {f"total_{k}": v for k, v in self._totals.items()}
+
+
+class Sheep(_Animals):
+    """Sheep: flee wolves, seek grass, graze, starve, reproduce."""
+
+    reads = ("ranger.grazing_rate", "wolves.alive", "wolves.cell", "wolves.kills", "grass.grown")
+    writes = ("alive", "cell", "energy", "grazed")
+
+    def __init__(self, name: str, grass: bool, **params: Any) -> None:
+        super().__init__(name, **params)
+        self.grass = grass
+
+    def reset(self, ctx: Context) -> None:
+        self._place(ctx)
+        b = ctx.n_worlds
+        self.write(ctx, "grazed", np.zeros((b, self.grid.n_cells), dtype=bool))
+        self._counts["grazed"] = np.zeros(b)
+
+    def step(self, ctx: Context) -> None:
+        b, m, grid = ctx.n_worlds, self.max_animals, self.grid
+        alive = (ctx[self.key("alive")] & ~self.read(ctx, "wolves.kills")).reshape(b * m)
+        energy = ctx[self.key("energy")].reshape(b * m).copy()
+        cell = ctx[self.key("cell")].reshape(b * m).copy()
+        idx = np.flatnonzero(alive)
+        world = idx // m
+        # Move: to a neighbour without wolves, preferring grown grass; stay if wolves are all round.
+        wolf_alive = self.read(ctx, "wolves.alive")
+        wolf_world, wolf_slot = np.nonzero(wolf_alive)
+        wolf_cell = self.read(ctx, "wolves.cell")[wolf_world, wolf_slot]
+        wolf_here = grid.occupied(wolf_world, wolf_cell, b)
+        grown = self.read(ctx, "grass.grown").reshape(b * grid.n_cells)
+        options = grid.table[cell[idx]]
+        where = world[:, None] * grid.n_cells + np.maximum(options, 0)
+        safe = grid.valid[cell[idx]] & ~wolf_here[where]
+        grassy = safe & grown[where]
+        preferred = np.where(grassy.any(axis=1, keepdims=True), grassy, safe)
+        cell[idx] = choose_cell(preferred, options, cell[idx], ctx.rng)
+        grazed = np.zeros(b * grid.n_cells, dtype=bool)
+        if self.grass:
+            energy[idx] -= 1.0
+            # Graze: among the sheep allowed to graze on a grown patch, one drawn uniformly eats it.
+            patch = world * grid.n_cells + cell[idx]
+            allowed = grown[patch] & (
+                ctx.rng.random(idx.size) < self.read(ctx, "ranger.grazing_rate")[world]
+            )
+            eaters = ctx.rng.permutation(np.flatnonzero(allowed))
+            _, first = np.unique(patch[eaters], return_index=True)
+            winners = eaters[first]
+            energy[idx[winners]] += self.gain_from_food
+            grazed[patch[winners]] = True
+        self._counts["grazed"] = np.bincount(
+            np.flatnonzero(grazed) // grid.n_cells, minlength=b
+        ).astype(np.float64)
+        self._starve_and_breed(ctx, idx, alive, cell, energy, starve=self.grass)
+        self.write(ctx, "grazed", grazed.reshape(b, grid.n_cells))
+
+
+class Wolves(_Animals):
+    """Wolves: culled by the ranger, hunt toward sheep, eat one sheep, starve, reproduce."""
+
+    reads = ("ranger.harvest_rate", "sheep.alive", "sheep.cell")
+    writes = ("alive", "cell", "energy", "kills", "culled", "eaten")
+
+    def __init__(self, name: str, max_sheep: int, **params: Any) -> None:
+        super().__init__(name, **params)
+        self.max_sheep = max_sheep
+
+    def reset(self, ctx: Context) -> None:
+        self._place(ctx)
+        b = ctx.n_worlds
+        self.write(ctx, "kills", np.zeros((b, self.max_sheep), dtype=bool))
+        for key in ("culled", "eaten"):
+            self.write(ctx, key, np.zeros(b))
+        self._total_culled = np.zeros(b)
+
+    def step(self, ctx: Context) -> None:
+        b, m, grid = ctx.n_worlds, self.max_animals, self.grid
+        alive = ctx[self.key("alive")].reshape(b * m).copy()
+        energy = ctx[self.key("energy")].reshape(b * m).copy()
+        cell = ctx[self.key("cell")].reshape(b * m).copy()
+        idx = np.flatnonzero(alive)
+        cull = ctx.rng.random(idx.size) < self.read(ctx, "ranger.harvest_rate")[idx // m]
+        alive[idx[cull]] = False
+        culled = np.bincount(idx[cull] // m, minlength=b).astype(np.float64)
+        idx = idx[~cull]
+        world = idx // m
+        # Move: to a neighbour holding sheep if there is one, else to any neighbour.
+        sheep_alive = self.read(ctx, "sheep.alive")
+        sheep_world, sheep_slot = np.nonzero(sheep_alive)
+        sheep_patch = (
+            sheep_world * grid.n_cells + self.read(ctx, "sheep.cell")[sheep_world, sheep_slot]
+        )
+        sheep_count = np.bincount(sheep_patch, minlength=b * grid.n_cells)
+        options = grid.table[cell[idx]]
+        valid = grid.valid[cell[idx]]
+        with_sheep = valid & (
+            sheep_count[world[:, None] * grid.n_cells + np.maximum(options, 0)] > 0
+        )
+        preferred = np.where(with_sheep.any(axis=1, keepdims=True), with_sheep, valid)
+        cell[idx] = choose_cell(preferred, options, cell[idx], ctx.rng)
+        energy[idx] -= 1.0
+        # Eat: k wolves, n sheep in a cell -> min(k, n) wolves and as many sheep, drawn uniformly.
+        patch = world * grid.n_cells + cell[idx]
+        _, wolf_rank, _, _ = ranks_within_groups(patch, ctx.rng)
+        eats = wolf_rank < sheep_count[patch]
+        energy[idx[eats]] += self.gain_from_food
+        hunters = np.bincount(patch[eats], minlength=b * grid.n_cells)
+        _, sheep_rank, _, _ = ranks_within_groups(sheep_patch, ctx.rng)
+        killed = sheep_rank < hunters[sheep_patch]
+        kills = np.zeros((b, self.max_sheep), dtype=bool)
+        kills[sheep_world[killed], sheep_slot[killed]] = True
+        self._starve_and_breed(ctx, idx, alive, cell, energy, starve=True)
+        self._total_culled += culled
+        self.write(ctx, "kills", kills)
+        self.write(ctx, "culled", culled)
+        self.write(ctx, "eaten", kills.sum(axis=1).astype(np.float64))
+
+    def metrics_step(self, ctx: Context) -> dict[str, np.ndarray]:
+        return {
+            **self._counts,
+            "culled": ctx[self.key("culled")],
+            "sheep_eaten": ctx[self.key("eaten")],
+        }
+
+    def metrics_episode(self, ctx: Context) -> dict[str, np.ndarray]:
+        return {**super().metrics_episode(ctx), "total_culled": self._total_culled}
+
+
+class Grass(Stream):
+    """Grass patches: eaten patches count down ``regrowth_time`` ticks, then grow back."""
+
+    reads = ("sheep.grazed",)
+    writes = ("grown", "countdown")
+
+    def __init__(self, name: str, width: int, height: int, grass: bool, regrowth_time: int) -> None:
+        super().__init__(name)
+        self.n_cells, self.grass, self.regrowth_time = width * height, grass, regrowth_time
+
+    def reset(self, ctx: Context) -> None:
+        shape = (ctx.n_worlds, self.n_cells)
+        if not self.grass:
+            self.write(ctx, "grown", np.zeros(shape, dtype=bool))
+            self.write(ctx, "countdown", np.zeros(shape, dtype=np.int64))
+            self._regrown = np.zeros(ctx.n_worlds)
+            return
+        # Mesa: grown with probability 1/2, else a countdown in 0 .. regrowth_time - 1 (0: grown).
+        grown = ctx.rng.random(shape) < 0.5
+        countdown = np.where(grown, 0, ctx.rng.integers(0, self.regrowth_time, size=shape))
+        self.write(ctx, "grown", countdown == 0)
+        self.write(ctx, "countdown", countdown)
+        self._regrown = np.zeros(ctx.n_worlds)
+
+    def step(self, ctx: Context) -> None:
+        if not self.grass:
+            return
+        grazed = self.read(ctx, "sheep.grazed")
+        grown = ctx[self.key("grown")]
+        countdown = np.where(grown, 0, ctx[self.key("countdown")] - 1)
+        regrow = ~grown & (countdown <= 0)
+        self._regrown = regrow.sum(axis=1).astype(np.float64)
+        grown = (grown | regrow) & ~grazed
+        self.write(ctx, "grown", grown)
+        self.write(ctx, "countdown", np.where(grazed, self.regrowth_time, np.maximum(countdown, 0)))
+
+    def metrics_step(self, ctx: Context) -> dict[str, np.ndarray]:
+        return {"regrown": self._regrown}
+
+
+class Census(Stream):
+    """Population counts, mean energies and extinctions after the tick; HEAS's episode metrics."""
+
+    reads = (
+        "sheep.alive",
+        "sheep.energy",
+        "wolves.alive",
+        "wolves.energy",
+        "wolves.kills",
+        "grass.grown",
+    )
+    writes = ("sheep", "wolves", "grass", "sheep_energy", "wolf_energy", "extinctions")
+
+    def reset(self, ctx: Context) -> None:
+        self._count(ctx)
+        b = ctx.n_worlds
+        self.write(ctx, "extinctions", np.zeros(b))
+        self._sum = np.zeros((2, b))
+        self._both = np.zeros(b)
+        self._ticks = 0
+        self._initial = np.stack([ctx[self.key("sheep")], ctx[self.key("wolves")]])
+
+    def step(self, ctx: Context) -> None:
+        before = np.stack([ctx[self.key("sheep")], ctx[self.key("wolves")]])
+        self._count(ctx)
+        after = np.stack([ctx[self.key("sheep")], ctx[self.key("wolves")]])
+        self.write(ctx, "extinctions", ((before > 0) & (after == 0)).sum(axis=0).astype(np.float64))
+        self._sum += after
+        self._both += (after > 0).all(axis=0)
+        self._ticks += 1
+
+    def _count(self, ctx: Context) -> None:
+        sheep = self.read(ctx, "sheep.alive") & ~self.read(ctx, "wolves.kills")
+        wolves = self.read(ctx, "wolves.alive")
+        n_sheep, n_wolves = sheep.sum(axis=1), wolves.sum(axis=1)
+        sheep_energy = np.where(sheep, self.read(ctx, "sheep.energy"), 0.0).sum(axis=1)
+        wolf_energy = np.where(wolves, self.read(ctx, "wolves.energy"), 0.0).sum(axis=1)
+        self.write(ctx, "sheep", n_sheep.astype(np.float64))
+        self.write(ctx, "wolves", n_wolves.astype(np.float64))
+        self.write(ctx, "grass", self.read(ctx, "grass.grown").sum(axis=1).astype(np.float64))
+        self.write(ctx, "sheep_energy", sheep_energy / np.maximum(n_sheep, 1))
+        self.write(ctx, "wolf_energy", wolf_energy / np.maximum(n_wolves, 1))
+
+    def metrics_step(self, ctx: Context) -> dict[str, np.ndarray]:
+        return {k: ctx[self.key(k)] for k in ("sheep", "wolves", "grass")}
+
+    def metrics_episode(self, ctx: Context) -> dict[str, np.ndarray]:
+        ticks = max(self._ticks, 1)
+        now = np.stack([ctx[self.key("sheep")], ctx[self.key("wolves")]])
+        return {
+            "mean_sheep": self._sum[0] / ticks,
+            "mean_wolves": self._sum[1] / ticks,
+            "final_sheep": now[0],
+            "final_wolves": now[1],
+            "extinct": ((self._initial > 0) & (now == 0)).any(axis=0).astype(np.float64),
+            "coexistence": self._both / ticks,
+        }
+
+
+def wolf_sheep_spec(
+    width: int = 20,
+    height: int = 20,
+    initial_sheep: int = 100,
+    initial_wolves: int = 50,
+    sheep_reproduce: float = 0.04,
+    wolf_reproduce: float = 0.05,
+    wolf_gain_from_food: float = 20.0,
+    grass: bool = True,
+    grass_regrowth_time: int = 30,
+    sheep_gain_from_food: float = 4.0,
+    max_animals: int = 2000,
+    max_harvest_rate: float = 0.3,
+    extinction_penalty: float = 50.0,
+) -> list[LayerSpec]:
+    """The wolf-sheep layer specs (parameters as in :class:`WolfSheepEnv`, validated there)."""
+    grid = dict(width=width, height=height)
+    pool = dict(grid, max_animals=max_animals)
+    ranger = StreamSpec(
+        "ranger",
+        Ranger,
+        dict(
+            initial_sheep=initial_sheep,
+            initial_wolves=initial_wolves,
+            n_cells=width * height,
+            sheep_gain_from_food=sheep_gain_from_food,
+            wolf_gain_from_food=wolf_gain_from_food,
+            max_harvest_rate=max_harvest_rate,
+            extinction_penalty=extinction_penalty,
+        ),
+    )
+    sheep = StreamSpec(
+        "sheep",
+        Sheep,
+        dict(
+            pool,
+            grass=grass,
+            initial=initial_sheep,
+            reproduce=sheep_reproduce,
+            gain_from_food=sheep_gain_from_food,
+        ),
+    )
+    wolves = StreamSpec(
+        "wolves",
+        Wolves,
+        dict(
+            pool,
+            max_sheep=max_animals,
+            initial=initial_wolves,
+            reproduce=wolf_reproduce,
+            gain_from_food=wolf_gain_from_food,
+        ),
+    )
+    grass_spec = StreamSpec(
+        "grass", Grass, dict(grid, grass=grass, regrowth_time=grass_regrowth_time)
+    )
+    return [
+        LayerSpec([ranger], name="L1 ranger"),
+        LayerSpec([sheep], name="L2 sheep"),
+        LayerSpec([wolves], name="L3 wolves"),
+        LayerSpec([grass_spec, StreamSpec("wolf_sheep", Census)], name="L4 grass"),
+    ]
+
+
+class WolfSheepEnv(HierarchicalParallelEnv):
+    __doc__ = __doc__
+
+    metadata = {"name": "wolf_sheep_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+
+    def __init__(
+        self,
+        width: int = 20,
+        height: int = 20,
+        initial_sheep: int = 100,
+        initial_wolves: int = 50,
+        sheep_reproduce: float = 0.04,
+        wolf_reproduce: float = 0.05,
+        wolf_gain_from_food: float = 20.0,
+        grass: bool = True,
+        grass_regrowth_time: int = 30,
+        sheep_gain_from_food: float = 4.0,
+        max_animals: int = 2000,
+        max_harvest_rate: float = 0.3,
+        extinction_penalty: float = 50.0,
+        max_steps: int = 200,
+        render_mode: str | None = None,
+    ) -> None:
+        if not isinstance(grass, (bool, np.bool_)):
+            raise ValueError(f"grass must be True or False, got {grass!r}")
+        max_animals = check_int("max_animals", max_animals, 1, 10_000_000)
+        params: dict[str, Any] = dict(
+            width=check_int("width", width, 1, 2000),
+            height=check_int("height", height, 1, 2000),
+            initial_sheep=check_int("initial_sheep", initial_sheep, 0, max_animals),
+            initial_wolves=check_int("initial_wolves", initial_wolves, 0, max_animals),
+            sheep_reproduce=check_float("sheep_reproduce", sheep_reproduce, 0.0, 1.0),
+            wolf_reproduce=check_float("wolf_reproduce", wolf_reproduce, 0.0, 1.0),
+            wolf_gain_from_food=check_float(
+                "wolf_gain_from_food", wolf_gain_from_food, 0.0, 1000.0
+            ),
+            grass=bool(grass),
+            grass_regrowth_time=check_int("grass_regrowth_time", grass_regrowth_time, 1, 10_000),
+            sheep_gain_from_food=check_float(
+                "sheep_gain_from_food", sheep_gain_from_food, 0.0, 1000.0
+            ),
+            max_animals=max_animals,
+            max_harvest_rate=check_float("max_harvest_rate", max_harvest_rate, 0.0, 1.0),
+            extinction_penalty=check_float("extinction_penalty", extinction_penalty, 0.0, 1e6),
+        )
+        self.params = params
+        super().__init__(
+            make_model(wolf_sheep_spec(**params)), max_steps=max_steps, render_mode=render_mode
+        )
+
+
+def parallel_env(**params: Any) -> WolfSheepEnv:
+    """PettingZoo convention: the parallel env."""
+    return WolfSheepEnv(**params)
+
+
+def raw_env(**params: Any):
+    """PettingZoo convention: the AEC view of the parallel env."""
+    return parallel_to_aec(WolfSheepEnv(**params))
+
+
+env = raw_env
