@@ -12,7 +12,7 @@ from heas_envs.core.model import (
     make_model_from_spec,
     validate_data_flow,
 )
-from heas_envs.core.params import check_choice, check_float, check_int
+from heas_envs.core.params import check_bool, check_choice, check_float, check_int
 from heas_envs.core.stream import AgentGroup, Stream
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "Model",
     "Stream",
     "StreamSpec",
+    "check_bool",
     "check_choice",
     "check_float",
     "check_int",

@@ -7,6 +7,8 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 
 def check_int(name: str, value: Any, low: int | None = None, high: int | None = None) -> int:
     """Return ``value`` as an int in ``[low, high]`` or raise a ``ValueError`` naming ``name``."""
@@ -31,6 +33,13 @@ def check_float(
     if (low is not None and out < low) or (high is not None and out > high):
         raise ValueError(f"{name} must be a number{_range(low, high)}, got {value!r}")
     return out
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` as a bool if it is one (Python or NumPy), else raise a ``ValueError``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:

@@ -301,11 +301,12 @@ class Inequality(Stream):
 
 
 def boltzmann_spec(
-    n_agents: int = 100,
-    width: int = 10,
-    height: int = 10,
-    initial_wealth: int = 1,
-    n_candidates: int = 8,
+    *,
+    n_agents: int,
+    width: int,
+    height: int,
+    initial_wealth: int,
+    n_candidates: int,
 ) -> list[LayerSpec]:
     """The Boltzmann wealth model's layer specs (parameters as in :class:`BoltzmannEnv`)."""
     give = StreamSpec(

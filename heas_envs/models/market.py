@@ -77,6 +77,7 @@ from heas_envs.core import (
     LayerSpec,
     Stream,
     StreamSpec,
+    check_bool,
     check_float,
     check_int,
     make_model,
@@ -349,21 +350,22 @@ class MarketMetrics(Stream):
 
 
 def market_spec(
-    n_traders: int = 10,
-    start_price: float = 100.0,
-    drift: float = 0.0,
-    volatility: float = 0.01,
-    impact: float = 0.002,
-    max_trade: float = 1.0,
-    max_position: float = 10.0,
-    cost: float = 0.0005,
-    window: int = 5,
-    regulator: bool = True,
-    regulator_period: int = 10,
-    tax: float = 0.0,
-    max_tax: float = 0.01,
-    vol_target: float = 0.01,
-    stability_weight: float = 1.0,
+    *,
+    n_traders: int,
+    start_price: float,
+    drift: float,
+    volatility: float,
+    impact: float,
+    max_trade: float,
+    max_position: float,
+    cost: float,
+    window: int,
+    regulator: bool,
+    regulator_period: int,
+    tax: float,
+    max_tax: float,
+    vol_target: float,
+    stability_weight: float,
 ) -> list[LayerSpec]:
     """The market's layer specs (parameters as in :class:`MarketEnv`, validated there)."""
     price = StreamSpec(
@@ -439,8 +441,6 @@ class MarketEnv(HierarchicalParallelEnv):
         max_steps: int = 200,
         render_mode: str | None = None,
     ) -> None:
-        if not isinstance(regulator, (bool, np.bool_)):
-            raise ValueError(f"regulator must be True or False, got {regulator!r}")
         max_tax = check_float("max_tax", max_tax, 0.0, 0.1)
         params: dict[str, Any] = dict(
             n_traders=check_int("n_traders", n_traders, 1, 1_000_000),
@@ -452,7 +452,7 @@ class MarketEnv(HierarchicalParallelEnv):
             max_position=check_float("max_position", max_position, 1e-9, 1e12),
             cost=check_float("cost", cost, 0.0, 0.1),
             window=check_int("window", window, 1, 100),
-            regulator=bool(regulator),
+            regulator=check_bool("regulator", regulator),
             regulator_period=check_int("regulator_period", regulator_period, 1),
             tax=check_float("tax", tax, 0.0, max_tax),
             max_tax=max_tax,

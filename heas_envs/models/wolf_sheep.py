@@ -114,6 +114,7 @@ from heas_envs.core import (
     LayerSpec,
     Stream,
     StreamSpec,
+    check_bool,
     check_float,
     check_int,
     make_model,
@@ -569,19 +570,20 @@ class Census(Stream):
 
 
 def wolf_sheep_spec(
-    width: int = 20,
-    height: int = 20,
-    initial_sheep: int = 100,
-    initial_wolves: int = 50,
-    sheep_reproduce: float = 0.04,
-    wolf_reproduce: float = 0.05,
-    wolf_gain_from_food: float = 20.0,
-    grass: bool = True,
-    grass_regrowth_time: int = 30,
-    sheep_gain_from_food: float = 4.0,
-    max_animals: int = 2000,
-    max_harvest_rate: float = 0.3,
-    extinction_penalty: float = 50.0,
+    *,
+    width: int,
+    height: int,
+    initial_sheep: int,
+    initial_wolves: int,
+    sheep_reproduce: float,
+    wolf_reproduce: float,
+    wolf_gain_from_food: float,
+    grass: bool,
+    grass_regrowth_time: int,
+    sheep_gain_from_food: float,
+    max_animals: int,
+    max_harvest_rate: float,
+    extinction_penalty: float,
 ) -> list[LayerSpec]:
     """The wolf-sheep layer specs (parameters as in :class:`WolfSheepEnv`, validated there)."""
     grid = dict(width=width, height=height)
@@ -655,8 +657,6 @@ class WolfSheepEnv(HierarchicalParallelEnv):
         max_steps: int = 200,
         render_mode: str | None = None,
     ) -> None:
-        if not isinstance(grass, (bool, np.bool_)):
-            raise ValueError(f"grass must be True or False, got {grass!r}")
         max_animals = check_int("max_animals", max_animals, 1, 10_000_000)
         params: dict[str, Any] = dict(
             width=check_int("width", width, 1, 2000),
@@ -668,7 +668,7 @@ class WolfSheepEnv(HierarchicalParallelEnv):
             wolf_gain_from_food=check_float(
                 "wolf_gain_from_food", wolf_gain_from_food, 0.0, 1000.0
             ),
-            grass=bool(grass),
+            grass=check_bool("grass", grass),
             grass_regrowth_time=check_int("grass_regrowth_time", grass_regrowth_time, 1, 10_000),
             sheep_gain_from_food=check_float(
                 "sheep_gain_from_food", sheep_gain_from_food, 0.0, 1000.0

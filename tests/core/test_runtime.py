@@ -7,7 +7,7 @@ import pytest
 from conftest import Clock, Watchers, toy_spec
 
 from heas_envs.core import Layer, LayerSpec, Model, Stream, StreamSpec, data_flow_edges, make_model
-from heas_envs.models.market import market_spec
+from heas_envs.models.market import MarketEnv, market_spec
 
 
 class Reader(Stream):
@@ -117,7 +117,7 @@ def test_same_seed_repeats_and_episodes_differ():
 
 
 def test_worlds_are_independent_and_share_the_leading_dimension():
-    model = make_model(market_spec(n_traders=5), n_worlds=4)
+    model = make_model(market_spec(**MarketEnv(n_traders=5).params), n_worlds=4)
     model.reset(seed=1)
     for _ in range(20):
         model.advance({"trader": np.zeros((4, 5, 1)), "regulator": np.zeros((4, 1, 1))})

@@ -149,9 +149,9 @@ def test_truncation_at_max_steps_ends_the_episode():
 
 def test_env_refuses_a_batched_model_and_bad_render_mode():
     from heas_envs.core import make_model
-    from heas_envs.models.market import market_spec
+    from heas_envs.models.market import MarketEnv, market_spec
 
     with pytest.raises(ValueError, match="steps one world"):
-        HierarchicalParallelEnv(make_model(market_spec(), n_worlds=2))
+        HierarchicalParallelEnv(make_model(market_spec(**MarketEnv().params), n_worlds=2))
     with pytest.raises(ValueError, match=r"render_mode must be one of \['ansi'\]"):
         heas_envs.make_parallel("heas_envs/Market-v0", render_mode="human")

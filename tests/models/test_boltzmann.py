@@ -35,7 +35,9 @@ def test_total_wealth_is_conserved_exactly_over_random_ticks() -> None:
 
 
 def test_wealth_is_conserved_in_each_of_four_batched_worlds() -> None:
-    model = make_model(boltzmann_spec(n_agents=40, width=4, height=4), n_worlds=4)
+    model = make_model(
+        boltzmann_spec(**BoltzmannEnv(n_agents=40, width=4, height=4).params), n_worlds=4
+    )
     model.reset(seed=3)
     rng = np.random.default_rng(4)
     for _ in range(500):
@@ -77,7 +79,7 @@ def test_gini_metric_equals_direct_computation_every_tick() -> None:
 
 def test_first_tick_gini_matches_mesa() -> None:
     # Mesa 3.3.1, 400 seeds: mean Gini 0.493 after step 1, share without wealth 0.347.
-    model = make_model(boltzmann_spec(), n_worlds=300)
+    model = make_model(boltzmann_spec(**BoltzmannEnv().params), n_worlds=300)
     model.reset(seed=7)
     model.advance({"agent": np.zeros((300, 100), dtype=np.int64)})
     metrics = model.metrics_step()
@@ -87,7 +89,7 @@ def test_first_tick_gini_matches_mesa() -> None:
 
 def test_gini_rises_from_zero_to_mesas_range_under_the_mesa_rule() -> None:
     # Mesa 3.3.1, 10 seeds: Gini averaged over steps 200-500 is 0.646-0.659 (mean 0.651).
-    model = make_model(boltzmann_spec(), n_worlds=5)
+    model = make_model(boltzmann_spec(**BoltzmannEnv().params), n_worlds=5)
     model.reset(seed=8)
     assert model.metrics_step()["inequality.gini"].tolist() == [0.0] * 5
     later = []

@@ -209,7 +209,7 @@ def test_same_seed_repeats_and_other_seed_changes_the_episode():
 
 
 def test_batched_model_runs_four_independent_worlds():
-    model = make_model(ecology_spec(n_patches=6, shock_prob=0.3), n_worlds=4)
+    model = make_model(ecology_spec(**EcologyEnv(n_patches=6, shock_prob=0.3).params), n_worlds=4)
     model.reset(seed=0)
     group = model.groups["manager"][0]
     rng = np.random.default_rng(0)
@@ -234,7 +234,7 @@ def test_heuristic_beats_random_on_mean_episode_return():
 
 
 def test_heuristic_risk_is_the_myopic_optimum():
-    group = make_model(ecology_spec(n_patches=3)).groups["manager"][0]
+    group = make_model(ecology_spec(**EcologyEnv(n_patches=3).params)).groups["manager"][0]
     obs = np.zeros((3, 8), dtype=np.float32)
     obs[:, 0] = [0.5, 0.5, 1.2]  # prey / K
     obs[:, 1] = [1.0, 0.0, 1.0]  # predation pressure

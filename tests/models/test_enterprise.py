@@ -66,7 +66,7 @@ def test_scenarios_are_the_papers_32_distinct_grid_points_and_each_builds_an_env
 @pytest.mark.parametrize("n_worlds", [1, 4])
 def test_aggregator_running_sums_equal_brute_force_recomputation_over_history(n_worlds):
     params = dict(n_firms=5, welfare_weight=0.7, risk_penalty=0.4, audit_cost=0.3)
-    model = make_model(enterprise_spec(**params), n_worlds=n_worlds)
+    model = make_model(enterprise_spec(**EnterpriseEnv(**params).params), n_worlds=n_worlds)
     model.reset(seed=3)
     rng = np.random.default_rng(3)
     agg = next(s for s in model.streams if s.name == "agg")
@@ -115,7 +115,7 @@ def test_aggregator_running_sums_equal_brute_force_recomputation_over_history(n_
 # -- accounting -----------------------------------------------------------------------------------
 def test_profit_is_the_sum_of_its_flows_and_balance_accumulates_profit():
     params = dict(n_firms=6, subsidy=0.3, bargain_rule="compliance", side_payment=0.4)
-    model = make_model(enterprise_spec(**params), n_worlds=3)
+    model = make_model(enterprise_spec(**EnterpriseEnv(**params).params), n_worlds=3)
     model.reset(seed=11)
     rng = np.random.default_rng(11)
     ctx = model.ctx
@@ -277,7 +277,9 @@ def test_no_nan_or_inf_and_observations_in_space_over_10000_random_ticks():
 
 
 def test_batched_model_of_four_worlds_steps_independent_worlds():
-    model = make_model(enterprise_spec(n_firms=6, government_agent=True), n_worlds=4)
+    model = make_model(
+        enterprise_spec(**EnterpriseEnv(n_firms=6, government_agent=True).params), n_worlds=4
+    )
     model.reset(seed=0)
     firms, gov = model.groups["firm"][0], model.groups["government"][0]
     for _ in range(20):

@@ -21,7 +21,7 @@ def populations(env: WolfSheepEnv) -> tuple[float, float, float]:
 def test_no_ranger_follows_mesas_population_statistics() -> None:
     # Mesa 3.3.1, 40 seeds (mean, sd): tick 10 sheep 13.6 (3.9), wolves 74.0 (5.5), grass 71 (9);
     # tick 20 sheep 1.7, wolves 81.6; tick 60 wolves 7.7, grass 394.
-    model = make_model(wolf_sheep_spec(), n_worlds=20)
+    model = make_model(wolf_sheep_spec(**WolfSheepEnv().params), n_worlds=20)
     model.reset(seed=1)
     act = {"ranger": np.tile(NO_RANGER, (20, 1, 1))}
     seen = {}
@@ -117,7 +117,9 @@ def test_an_eaten_patch_grows_back_at_the_end_of_tick_t_plus_regrowth_time() -> 
 
 def test_sheep_move_only_to_cells_without_wolves_and_wolves_toward_sheep() -> None:
     # Without births no slot is reused within a tick, so slots can be followed.
-    model = make_model(wolf_sheep_spec(sheep_reproduce=0.0, wolf_reproduce=0.0), n_worlds=2)
+    model = make_model(
+        wolf_sheep_spec(**WolfSheepEnv(sheep_reproduce=0.0, wolf_reproduce=0.0).params), n_worlds=2
+    )
     model.reset(seed=7)
     ctx = model.ctx
     ranger, sheep, wolves, grass, census = model.streams
@@ -160,7 +162,7 @@ def test_each_sheep_eaten_feeds_exactly_one_wolf() -> None:
 
 
 def test_batched_worlds_evolve_independently() -> None:
-    model = make_model(wolf_sheep_spec(), n_worlds=4)
+    model = make_model(wolf_sheep_spec(**WolfSheepEnv().params), n_worlds=4)
     model.reset(seed=9)
     rng = np.random.default_rng(10)
     for _ in range(30):
