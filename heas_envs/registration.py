@@ -131,6 +131,14 @@ register(
     size_param="n_firms",
 )
 register(
+    "heas_envs/Economy-v0",
+    "heas_envs.models.economy:EconomyEnv",
+    "artificial society: signals, attention, production, trade, consumption, reproduction",
+    focal_role="citizen",
+    size_param="n_agents",
+    scaling={"n_agents": 1.0},  # max_population follows n_agents
+)
+register(
     "heas_envs/WolfSheep-v0",
     "heas_envs.models.wolf_sheep:WolfSheepEnv",
     "Mesa's wolf-sheep predation on a grass grid, under a ranger who culls and limits grazing",

@@ -18,6 +18,9 @@ class Context:
         rng: The one random generator of the model; created by ``Model.reset(seed)``.
         tick: The index of the current tick (0 during the first tick of an episode).
         layer: The index of the layer being run (or about to run, between env steps).
+        tick_completed: Whether the last env step completed a tick (always, with
+            ``decision="tick"``; with ``decision="layer"`` only on the step that ran the
+            tick's last layers), for rewards that are paid once a tick.
     """
 
     def __init__(self, n_worlds: int = 1) -> None:
@@ -27,6 +30,7 @@ class Context:
         self.rng: np.random.Generator = np.random.default_rng(0)
         self.tick = 0
         self.layer = 0
+        self.tick_completed = False
         self.data: dict[str, np.ndarray] = {}
 
     def __getitem__(self, key: str) -> np.ndarray:

@@ -131,6 +131,7 @@ class Model:
         self.ctx.data.clear()
         self.ctx.tick = 0
         self.ctx.layer = 0
+        self.ctx.tick_completed = False
         self.cursor = 0
         self.trace = []
         for s in self.streams:
@@ -157,6 +158,7 @@ class Model:
             Whether this step completed a tick.
         """
         self.trace = []
+        self.ctx.tick_completed = False
         if self.decision == "tick":
             self._run_layers(range(len(self.layers)), actions)
             self._end_tick()
@@ -204,6 +206,7 @@ class Model:
                 )
 
     def _end_tick(self) -> None:
+        self.ctx.tick_completed = True
         self.ctx.tick += 1
         self.cursor = 0
         self.ctx.layer = 0
@@ -244,10 +247,14 @@ class Model:
         groups = self.groups[role]
         if len(groups) == 1:
             return groups[0]
-        order = list(range(self.cursor, len(self.layers))) + list(range(self.cursor))
-        for i in order:
-            for g in self.layers[i].groups:
-                if g.role == role:
+        n, tick = len(self.layers), self.ctx.tick
+        for step in range(n * max(self.layers[i].period for i in range(n)) * 2):
+            i, layer_tick = (self.cursor + step) % n, tick + (self.cursor + step) // n
+            layer = self.layers[i]
+            if not layer.runs_on(layer_tick):
+                continue
+            for g in layer.groups:
+                if g.role == role and layer_tick % g.period == 0:
                     return g
         return groups[0]
 

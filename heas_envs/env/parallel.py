@@ -20,7 +20,8 @@ class ArrayStep(NamedTuple):
 
     Every field maps a role to an array over all its slots (``[n_agents, ...]``).
     ``alive`` says which slots hold a living agent after the step; rows of slots that were
-    neither alive before the step nor born in it are zeros.
+    neither alive before the step nor born in it are zeros. An agent born in the step that
+    ends the episode by truncation is not reported (it would never act).
     """
 
     obs: dict[str, np.ndarray]
@@ -217,6 +218,8 @@ class HierarchicalParallelEnv(ParallelEnv):
                     f"model bug: slots {np.flatnonzero(revived).tolist()} of role {role!r} "
                     "came back to life; a dead agent's slot may never be reused"
                 )
+            if truncating:  # an agent born as the episode ends would never act: not reported
+                alive[role] &= before[role]
             self._ever[role] |= alive[role]
             reward = sum(g.reward(ctx)[0] for g in model.groups[role])
             shown = before[role] | alive[role]

@@ -155,3 +155,13 @@ def test_env_refuses_a_batched_model_and_bad_render_mode():
         HierarchicalParallelEnv(make_model(market_spec(**MarketEnv().params), n_worlds=2))
     with pytest.raises(ValueError, match=r"render_mode must be one of \['ansi'\]"):
         heas_envs.make_parallel("heas_envs/Market-v0", render_mode="human")
+
+
+def test_an_agent_born_in_the_truncation_step_is_not_reported():
+    check_env(lambda: toy_env(max_steps=3, unborn=(2,), birth_tick=2), num_cycles=10)
+    env = toy_env(max_steps=3, unborn=(2,), birth_tick=2)
+    env.reset(seed=0)
+    for _ in range(2):
+        env.step(zeros(env))
+    out = env.step(zeros(env))
+    assert all("watcher_2" not in d for d in out) and env.agents == []

@@ -1,0 +1,937 @@
+"""Economy: an artificial society that signals, works, trades, consumes, ages and reproduces.
+
+In the style of HomoEconometra: citizens broadcast signals and attend to each other's, choose a
+job among several goods with seasonal and stochastic yields, trade by projected gradient ascent
+of their utilities (a market clearing that conserves every good exactly), consume for reward
+under a heritable utility-weight vector, and die of old age or hunger; the well-off have
+offspring that inherit mutated utility weights.
+
+| | |
+|---|---|
+| Id | ``heas_envs/Economy-v0`` (``heas_envs.make_parallel``; ``gymnasium.make`` gives one citizen) |
+| Agents | ``citizen_0`` ... ``citizen_{max_population-1}``: a declared pool of slots; ``citizen_0`` ... ``citizen_{n_agents-1}`` live at reset, the others are unborn |
+| Citizen action | ``Box((2 * signal_dim + 3 * n_goods + 3,))``, see the table below |
+| Citizen observation | ``Box((9 + 5 * n_goods + signal_dim,))``, see the table below |
+| Citizen reward | paid when a tick completes: ``sum_g w_g * log(1 + c_g) - effort_cost * effort ** 2`` with ``c_g`` the units of good ``g`` consumed this tick and ``w`` the citizen's heritable utility weights (on the simplex); 0 in the other steps of ``decision="layer"`` and for the newborn |
+| State | every slot's observation, flattened |
+
+Action of a citizen (``G = n_goods``, ``D = signal_dim``), by the sub-step that uses it:
+
+| components | range | sub-step | meaning |
+|---|---|---|---|
+| ``[0, D)`` | [-1, 1] | broadcast | the signal vector sent to everyone |
+| ``[D, 2D)`` | [-1, 1] | broadcast | attention query, matched against the others' signals |
+| ``2D`` | [0, 1] | broadcast | focus: attention inverse temperature, times ``MAX_FOCUS`` (0 = uniform attention) |
+| ``[2D + 1, 2D + 1 + G)`` | [0, 1] | production | job scores; the job is the good with the highest score (ties: the lowest index) |
+| ``2D + 1 + G`` | [0, 1] | production | effort |
+| ``[2D + 2 + G, 2D + 2 + 2G)`` | [0, 1] | trade | declared preferences over goods (normalised to the simplex; all zero = uniform) |
+| ``2D + 2 + 2G`` | [0, 1] | trade | willingness to trade (0 keeps the holdings out of the market) |
+| ``[2D + 3 + 2G, 2D + 3 + 3G)`` | [0, 1] | consumption | share of each good's holdings consumed |
+
+With ``decision="tick"`` one env step is a whole tick and every group uses its slice of the
+same action. With ``decision="layer"`` a tick takes four env steps (broadcast, production,
+trade, consumption); every live citizen acts in each, and only the active sub-step's slice is
+used.
+
+Observation of a citizen (zeros for dead and unborn slots):
+
+| components | range | meaning |
+|---|---|---|
+| ``[0, 4)`` | {0, 1} | active decision phase, one-hot: broadcast, production, trade, consumption (all 0 with ``decision="tick"``) |
+| ``[4, 4 + G)`` | [0, 100] | own holdings of each good in units (before the active sub-step; clipped) |
+| ``[4 + G, 4 + 2G)`` | [0, 1] | own utility weights (heritable, sum to 1) |
+| ``4 + 2G`` | [0, 1] | age / ``max_age`` |
+| ``5 + 2G`` | [0, 1] | hunger: consecutive hungry ticks / ``starvation_ticks`` |
+| ``[6 + 2G, 6 + 3G)`` | {0, 1} | own last job, one-hot (all 0 before the first) |
+| ``6 + 3G``, ``7 + 3G`` | [-1, 1] | sin and cos of the season phase ``2 pi tick / season_length`` |
+| ``[8 + 3G, 8 + 4G)`` | [0, 10] | last tick's yield per unit of effort of each job |
+| ``[8 + 4G, 8 + 5G)`` | [0, 10] | last market prices per unit of each good (mean over goods 1) |
+| ``[8 + 5G, 8 + 5G + D)`` | [-1, 1] | social signal: the attention-weighted mean of the others' signals |
+| ``8 + 5G + D`` | [0, 1] | population / ``max_population`` |
+
+Layers and streams (a tick runs them in this order; decision layers are L1, L3, L4 and L5):
+
+| layer | stream | reads | writes |
+|---|---|---|---|
+| L1 broadcast | ``broadcast`` (agent group ``citizen``) | observation inputs (below) | ``signal``, ``query`` ``[B, N, D]``, ``focus`` ``[B, N]`` |
+| L2 social | ``social`` | ``broadcast.signal``, ``broadcast.query``, ``broadcast.focus``, ``demography.alive`` | ``signal`` ``[B, N, D]`` (aggregated) |
+| L3 production | ``nature`` | | ``season``, ``yield`` ``[B, G]`` |
+| L3 production | ``production`` (agent group ``citizen``) | ``nature.yield``, ``demography.holdings`` | ``job``, ``effort`` ``[B, N]``, ``holdings`` ``[B, N, G]``, ``rate``, ``output`` ``[B, G]`` |
+| L4 trade | ``trade`` (agent group ``citizen``) | ``production.holdings`` | ``holdings`` ``[B, N, G]``, ``prices`` ``[B, G]``, ``volume`` ``[B]`` |
+| L5 consumption | ``consumption`` (agent group ``citizen``) | ``trade.holdings``, ``production.effort`` | ``holdings``, ``consumed`` ``[B, N, G]``, ``utility``, ``reward`` ``[B, N]`` |
+| L6 demography | ``demography`` | ``consumption.holdings``, ``consumption.consumed`` | ``alive``, ``age``, ``hunger`` ``[B, N]``, ``holdings``, ``weights`` ``[B, N, G]`` |
+
+Every citizen group also reads the observation inputs ``demography.alive``,
+``demography.weights``, ``demography.age``, ``demography.hunger``, ``social.signal``,
+``production.job``, ``production.rate``, ``trade.prices`` and the holdings it starts from
+(``demography.holdings`` for broadcast and production, ``production.holdings`` for trade,
+``trade.holdings`` for consumption). Reads of keys written later in the tick see last tick's
+values; ``demography.*`` is the state at the start of a tick.
+
+Dynamics of one tick (``N`` slots, ``K`` live citizens):
+
+1. Broadcast: every live citizen sends its signal ``s_i`` and sets its query ``q_i`` and focus
+   ``beta_i``.
+2. Social observation: citizen ``i`` attends to every other live ``j`` with weights
+   ``softmax_j(beta_i * q_i . s_j / sqrt(D))`` and observes ``sum_j a_ij s_j``. The live citizens
+   are gathered first, so this costs ``O(B K^2 D)`` time and ``O(B K^2)`` memory (K = 20: 400
+   pairs; K = 200: 40,000 pairs per world), whatever the size of the slot pool.
+3. Production: ``nature`` draws the base yield of each good,
+   ``Y_g = productivity * (1 + season_amplitude * sin(2 pi (tick / season_length + g / G)))
+   * eps_g`` with
+   ``eps_g`` log-normal of mean 1 and log-sd ``yield_noise`` (one draw per world and good; the
+   seasons of the goods are out of phase). With ``E_g`` the total effort in job ``g`` and land
+   ``L = land * n_agents / G`` per good, each unit of effort yields
+   ``r_g = Y_g / (1 + E_g / L)`` units (diminishing returns: the land is shared, which bounds
+   the population). A worker adds ``effort * r_job`` to its holdings.
+4. Trade: the holdings ``x`` of the live citizens are reallocated by ``trade_iterations`` steps
+   of projected gradient ascent. In units of each good's mean holding (``z``), citizen ``i``
+   values good ``g`` at ``m_ig = W_i p_ig / (0.1 + z_ig)`` (the marginal utility of
+   ``sum_g p_ig log(0.1 + z_ig)`` under its declared preferences ``p_i``, weighted by its
+   budget ``W_i``, the value of its holdings before trade at the current prices ``pi``). The
+   step is ``dz_ig = trade_rate * v_i * (r_ig - rbar_g)`` with ``r_ig = min(m_ig / pi_g, 10)``,
+   ``v_i`` the willingness to trade, and ``rbar_g`` the ``v``-weighted mean of ``r_ig``: the
+   steps of one good sum to 0. Holdings pushed below 0 are set to 0 and the other traders'
+   holdings of that good scaled down by the same total, so every good's total is unchanged (to
+   float rounding). Prices move with the mean excess valuation, ``pi_g <- pi_g * rbar_g``
+   (normalised to mean 1). Weighting each citizen's gradient by its budget (Negishi weights)
+   makes the fixed point approximately the competitive equilibrium of the declared
+   preferences, where each citizen keeps the value of its holdings, rather than an
+   equalising redistribution (which an unweighted sum of concave utilities would give).
+5. Consumption: citizen ``i`` consumes the share ``f_ig`` of its holdings of good ``g``; its
+   reward is ``sum_g w_ig log(1 + c_ig) - effort_cost * effort_i ** 2``. It is hungry when it
+   consumed fewer than ``subsistence`` units in all.
+6. Demography: goods spoil at rate ``spoilage``; citizens age by one tick; a citizen dies when
+   its age reaches ``max_age`` or it has been hungry ``starvation_ticks`` ticks in a row (its
+   goods are lost). A survivor whose holdings add up to at least ``birth_wealth`` has a child
+   with probability ``birth_rate``: the child takes the next never-used slot of the pool (a
+   dead slot is never reused; once the pool is used up there are no more births), the share
+   ``birth_share`` of each of the parent's goods, and the parent's utility weights mutated as
+   ``softmax(log w + mutation * N(0, 1))``. (A child born in the tick that ends the episode
+   by truncation is not reported by the env: it would never act.)
+
+At reset the ``n_agents`` first slots are alive, aged uniformly in ``[0, max_age)``, with
+utility weights drawn uniformly from the simplex and ``initial_wealth`` units split at random
+over the goods.
+
+Metrics (per tick): ``demography.population``, ``demography.births``, ``demography.deaths``,
+``demography.gini_wealth`` (of the live citizens' total holdings), ``demography.mean_wealth``,
+``demography.mean_age``, ``social.attention_entropy`` (mean entropy of the attention weights
+over log of the number of others, in [0, 1]), ``nature.season``, ``production.output``,
+``production.job_share_<g>`` (share of live citizens working in job ``g``), ``trade.volume``
+(units moved, summed over goods), ``trade.price_<g>``, ``consumption.mean_reward``,
+``consumption.gini_reward`` (Gini of the consumption utility, the reward before the effort
+cost, which is >= 0). Per episode: ``demography.mean_population``,
+``demography.final_population``, ``demography.total_births``, ``demography.total_deaths``,
+``demography.mean_gini_wealth``, ``production.mean_job_share_<g>``, ``trade.total_volume``,
+``consumption.total_reward``, ``consumption.mean_reward`` (per live citizen and tick),
+``consumption.mean_gini_reward``.
+
+Heuristic (from the observation only): signal and query ``2 w - 1`` (own tastes, padded with 0)
+with focus 0.5; work in the job maximising ``w_g * price_g * season_g`` with effort 0.7; declare
+the true utility weights and always trade; consume half of every good.
+
+Args:
+    n_agents (int): Citizens alive at reset, in [1, 100000].
+    max_population (int | None): Slots in the pool of citizen ids, >= n_agents; None means
+        10 * n_agents.
+    n_goods (int): Number of goods (and jobs), in [2, 16].
+    signal_dim (int): Dimension of the broadcast signal, in [1, 64].
+    decision (str): "tick" (one env step per tick) or "layer" (one env step per decision sub-step).
+    season_length (int): Ticks per seasonal cycle, >= 1.
+    season_amplitude (float): Amplitude of the seasonal yield factor, in [0, 1].
+    yield_noise (float): Log-sd of the yield shocks, in [0, 2].
+    productivity (float): Yield per unit of effort on unworked land in an average season, in
+        [0, 1000].
+    land (float): Total effort in a job that halves its yield per unit of effort, in units of
+        n_agents / n_goods, in [0.01, 100].
+    effort_cost (float): Weight of effort squared in the reward, in [0, 10].
+    trade_iterations (int): Gradient steps of the market clearing per tick, in [0, 100].
+    trade_rate (float): Step size of the market clearing, in [0, 1].
+    spoilage (float): Share of holdings that spoils per tick, in [0, 1].
+    subsistence (float): Units to consume per tick to not be hungry, in [0, 100].
+    starvation_ticks (int): Consecutive hungry ticks that kill, in [1, 1000].
+    max_age (int): Age at which a citizen dies, in [1, 1000000].
+    birth_wealth (float): Holdings needed to have a child, in [0, 1e6].
+    birth_rate (float): Probability per tick of a child when wealthy enough, in [0, 1].
+    birth_share (float): Share of each good the parent gives to the child, in [0, 1].
+    mutation (float): Log-sd of the mutation of inherited utility weights, in [0, 10].
+    initial_wealth (float): Units held by each citizen at reset, in [0, 1e4].
+    max_steps (int): Ticks per episode (truncation), >= 1.
+    render_mode (str | None): None or "ansi".
+
+Version history: v0 (initial release).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo.utils.conversions import parallel_to_aec
+
+from heas_envs.core import (
+    AgentGroup,
+    Context,
+    LayerSpec,
+    Stream,
+    StreamSpec,
+    check_choice,
+    check_float,
+    check_int,
+    make_model,
+)
+from heas_envs.env.parallel import HierarchicalParallelEnv
+
+PHASES = ("broadcast", "production", "trade", "consumption")
+HOLDINGS_CLIP = 100.0  # observed holdings are clipped to [0, HOLDINGS_CLIP] units
+RATIO_CLIP = 10.0  # observed yields and prices, and the traders' value/price ratios, stay <= this
+MAX_FOCUS = 10.0  # the largest attention inverse temperature
+HEURISTIC_CONSUMPTION = 0.5  # the heuristic consumes this share of every good
+HEURISTIC_EFFORT = 0.7  # and works with this effort
+TRADE_SMOOTHING = 0.1  # the trade utility is log(TRADE_SMOOTHING + z): finite at z = 0
+TINY = 1e-12
+MASKED = 1e30  # attention logit of a masked pair (exp underflows to 0)
+
+
+@dataclass(frozen=True)
+class EconomyConfig:
+    """The parameters of an economy, shared by its streams (defaults and validation: :class:`EconomyEnv`)."""
+
+    n_agents: int
+    max_population: int
+    n_goods: int
+    signal_dim: int
+    decision: str
+    season_length: int
+    season_amplitude: float
+    yield_noise: float
+    productivity: float
+    land: float
+    effort_cost: float
+    trade_iterations: int
+    trade_rate: float
+    spoilage: float
+    subsistence: float
+    starvation_ticks: int
+    max_age: int
+    birth_wealth: float
+    birth_rate: float
+    birth_share: float
+    mutation: float
+    initial_wealth: float
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Slices of the action and observation vectors of a citizen."""
+
+    signal: slice
+    query: slice
+    focus: int
+    job: slice
+    effort: int
+    preference: slice
+    willingness: int
+    consumption: slice
+    action_dim: int
+    phase: slice
+    holdings: slice
+    weights: slice
+    age: int
+    hunger: int
+    last_job: slice
+    season: slice
+    rate: slice
+    prices: slice
+    social: slice
+    population: int
+    obs_dim: int
+
+    @classmethod
+    def of(cls, n_goods: int, signal_dim: int) -> Layout:
+        """The layout for ``n_goods`` goods and signals of dimension ``signal_dim``."""
+        g, d = n_goods, signal_dim
+        a = 2 * d + 1  # end of the broadcast slice
+        o = 4 + 2 * g  # start of age
+        return cls(
+            signal=slice(0, d),
+            query=slice(d, 2 * d),
+            focus=2 * d,
+            job=slice(a, a + g),
+            effort=a + g,
+            preference=slice(a + g + 1, a + 2 * g + 1),
+            willingness=a + 2 * g + 1,
+            consumption=slice(a + 2 * g + 2, a + 3 * g + 2),
+            action_dim=a + 3 * g + 2,
+            phase=slice(0, 4),
+            holdings=slice(4, 4 + g),
+            weights=slice(4 + g, 4 + 2 * g),
+            age=o,
+            hunger=o + 1,
+            last_job=slice(o + 2, o + 2 + g),
+            season=slice(o + 2 + g, o + 4 + g),
+            rate=slice(o + 4 + g, o + 4 + 2 * g),
+            prices=slice(o + 4 + 2 * g, o + 4 + 3 * g),
+            social=slice(o + 4 + 3 * g, o + 4 + 3 * g + d),
+            population=o + 4 + 3 * g + d,
+            obs_dim=o + 5 + 3 * g + d,
+        )
+
+
+def gini(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Gini coefficient of the non-negative ``values [B, N]`` where ``mask`` (0 if none or 0)."""
+    rows, slots, valid = gather_live(mask)  # sort the live entries only
+    x = np.where(valid, np.maximum(values[rows, slots], 0.0), 0.0)
+    k = x.shape[1]
+    n = valid.sum(axis=1)
+    total = x.sum(axis=1)
+    x.sort(axis=1)  # padding entries are 0 and sort first, with the live zeros
+    rank = np.arange(1, k + 1) - (k - n)[:, None]  # ranks among the live
+    weighted = (rank * x).sum(axis=1)
+    ok = (n > 0) & (total > TINY)
+    safe_n, safe_total = np.maximum(n, 1), np.where(ok, total, 1.0)
+    g = 2.0 * weighted / (safe_n * safe_total) - (safe_n + 1.0) / safe_n
+    return np.where(ok, np.clip(g, 0.0, 1.0), 0.0)
+
+
+def gather_live(alive: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices of the live slots of every world, padded to the largest live count.
+
+    Returns:
+        ``(rows, slots, valid)``: world indices ``[B, 1]``, slot indices ``[B, K]`` and whether
+        each entry is a live slot ``[B, K]``, with ``K = max(1, max live count)``.
+    """
+    k = max(1, int(alive.sum(axis=1).max()))
+    slots = np.argsort(~alive, axis=1, kind="stable")[:, :k]
+    rows = np.arange(alive.shape[0])[:, None]
+    return rows, slots, alive[rows, slots]
+
+
+def season_factor(phase: np.ndarray, n_goods: int, amplitude: float) -> np.ndarray:
+    """The seasonal yield factor of each good, ``[..., G]``, at season phase ``phase`` (radians)."""
+    offsets = 2.0 * np.pi * np.arange(n_goods) / n_goods
+    return 1.0 + amplitude * np.sin(np.asarray(phase)[..., None] + offsets)
+
+
+class Citizens(AgentGroup):
+    """The citizens at one decision sub-step; the four groups share role, spaces and observation.
+
+    Subclasses set ``phase`` (index in :data:`PHASES`), ``holdings_key`` (the holdings the
+    sub-step starts from, shown in the observation) and implement :meth:`apply`.
+    """
+
+    role = "citizen"
+    phase: ClassVar[int] = 0
+    holdings_key: ClassVar[str] = "demography.holdings"
+    observation_reads: ClassVar[tuple[str, ...]] = (
+        "demography.alive",
+        "demography.weights",
+        "demography.age",
+        "demography.hunger",
+        "social.signal",
+        "production.job",
+        "production.rate",
+        "trade.prices",
+    )
+
+    def __init__(self, name: str, config: EconomyConfig) -> None:
+        super().__init__(name, config.max_population)
+        self.cfg = config
+        self.layout = Layout.of(config.n_goods, config.signal_dim)
+        self.observation_space, self.action_space = citizen_spaces(config)
+
+    # -- shared by the four groups ----------------------------------------------------------
+    def observe(self, ctx: Context) -> np.ndarray:
+        cfg, lay = self.cfg, self.layout
+        alive = self.read(ctx, "demography.alive")
+        rows, slots, valid = gather_live(alive)  # fill the live rows only
+        b, k = slots.shape
+        obs = np.zeros((b, k, lay.obs_dim), dtype=np.float32)
+        if cfg.decision == "layer":
+            obs[:, :, self.phase] = 1.0
+        holdings = self.read(ctx, self.holdings_key)[rows, slots]
+        obs[:, :, lay.holdings] = np.minimum(holdings, HOLDINGS_CLIP)
+        obs[:, :, lay.weights] = self.read(ctx, "demography.weights")[rows, slots]
+        age = self.read(ctx, "demography.age")[rows, slots]
+        obs[:, :, lay.age] = np.minimum(age / cfg.max_age, 1.0)
+        hunger = self.read(ctx, "demography.hunger")[rows, slots]
+        obs[:, :, lay.hunger] = np.minimum(hunger / cfg.starvation_ticks, 1.0)
+        job = self.read(ctx, "production.job")[rows, slots]
+        obs[:, :, lay.last_job] = job[..., None] == np.arange(cfg.n_goods)
+        angle = 2.0 * np.pi * ctx.tick / cfg.season_length
+        obs[:, :, lay.season] = (np.sin(angle), np.cos(angle))
+        obs[:, :, lay.rate] = np.clip(self.read(ctx, "production.rate"), 0.0, RATIO_CLIP)[:, None]
+        obs[:, :, lay.prices] = np.clip(self.read(ctx, "trade.prices"), 0.0, RATIO_CLIP)[:, None]
+        obs[:, :, lay.social] = np.clip(self.read(ctx, "social.signal")[rows, slots], -1.0, 1.0)
+        obs[:, :, lay.population] = (alive.sum(axis=1) / cfg.max_population)[:, None]
+        out = np.zeros((b, self.n_agents, lay.obs_dim), dtype=np.float32)
+        out[rows, slots] = obs * valid[..., None]
+        return out
+
+    def reward(self, ctx: Context) -> np.ndarray:
+        """Only the consumption group pays (see :class:`Consumers`)."""
+        return np.zeros((ctx.n_worlds, self.n_agents))
+
+    def alive(self, ctx: Context) -> np.ndarray:
+        return self.read(ctx, "demography.alive")
+
+    def heuristic(self, obs: np.ndarray) -> np.ndarray:
+        """The full action (every sub-step's slice) from observations ``[..., N, obs_dim]``."""
+        cfg, lay = self.cfg, self.layout
+        obs = np.asarray(obs, dtype=np.float64)
+        weights = obs[..., lay.weights]
+        act = np.zeros((*obs.shape[:-1], lay.action_dim))
+        k = min(cfg.n_goods, cfg.signal_dim)
+        act[..., lay.signal.start : lay.signal.start + k] = 2.0 * weights[..., :k] - 1.0
+        act[..., lay.query] = act[..., lay.signal]
+        act[..., lay.focus] = 0.5
+        angle = np.arctan2(obs[..., lay.season.start], obs[..., lay.season.start + 1])
+        season = season_factor(angle, cfg.n_goods, cfg.season_amplitude)
+        score = weights * np.maximum(obs[..., lay.prices], TINY) * season
+        best = np.argmax(score, axis=-1)
+        act[..., lay.job] = best[..., None] == np.arange(cfg.n_goods)
+        act[..., lay.effort] = HEURISTIC_EFFORT
+        act[..., lay.preference] = weights
+        act[..., lay.willingness] = 1.0
+        act[..., lay.consumption] = HEURISTIC_CONSUMPTION
+        low, high = self.action_space.low, self.action_space.high
+        return np.clip(act, low, high).astype(np.float32)
+
+    def _slice(self, actions: np.ndarray, part: slice | int) -> np.ndarray:
+        return np.asarray(actions, dtype=np.float64)[..., part]
+
+
+def citizen_spaces(config: EconomyConfig) -> tuple[spaces.Box, spaces.Box]:
+    """The observation and action spaces of one citizen."""
+    lay = Layout.of(config.n_goods, config.signal_dim)
+    obs_low = np.zeros(lay.obs_dim, dtype=np.float32)
+    obs_high = np.ones(lay.obs_dim, dtype=np.float32)
+    obs_high[lay.holdings] = HOLDINGS_CLIP
+    obs_low[lay.season] = -1.0
+    obs_high[lay.rate] = RATIO_CLIP
+    obs_high[lay.prices] = RATIO_CLIP
+    obs_low[lay.social] = -1.0
+    act_low = np.zeros(lay.action_dim, dtype=np.float32)
+    act_low[lay.signal] = -1.0
+    act_low[lay.query] = -1.0
+    act_high = np.ones(lay.action_dim, dtype=np.float32)
+    return (
+        spaces.Box(obs_low, obs_high, dtype=np.float32),
+        spaces.Box(act_low, act_high, dtype=np.float32),
+    )
+
+
+class Broadcasters(Citizens):
+    """L1: every live citizen sends a signal and sets its attention query and focus."""
+
+    phase = 0
+    holdings_key = "demography.holdings"
+    reads = (*Citizens.observation_reads, "demography.holdings")
+    writes = ("signal", "query", "focus")
+
+    def reset(self, ctx: Context) -> None:
+        b, n, d = ctx.n_worlds, self.n_agents, self.cfg.signal_dim
+        self.write(ctx, "signal", np.zeros((b, n, d)))
+        self.write(ctx, "query", np.zeros((b, n, d)))
+        self.write(ctx, "focus", np.zeros((b, n)))
+
+    def apply(self, actions: np.ndarray, ctx: Context) -> None:
+        alive = self.read(ctx, "demography.alive")
+        lay = self.layout
+        live = alive[..., None]
+        self.write(
+            ctx, "signal", np.where(live, np.clip(self._slice(actions, lay.signal), -1, 1), 0.0)
+        )
+        self.write(
+            ctx, "query", np.where(live, np.clip(self._slice(actions, lay.query), -1, 1), 0.0)
+        )
+        focus = np.clip(self._slice(actions, lay.focus), 0.0, 1.0) * MAX_FOCUS
+        self.write(ctx, "focus", np.where(alive, focus, 0.0))
+
+
+class SocialObservation(Stream):
+    """L2: each citizen's attention-weighted mean of the other live citizens' signals."""
+
+    reads = ("broadcast.signal", "broadcast.query", "broadcast.focus", "demography.alive")
+    writes = ("signal",)
+
+    def __init__(self, name: str, config: EconomyConfig) -> None:
+        super().__init__(name)
+        self.cfg = config
+
+    def reset(self, ctx: Context) -> None:
+        b, n = ctx.n_worlds, self.cfg.max_population
+        self.write(ctx, "signal", np.zeros((b, n, self.cfg.signal_dim)))
+        self._entropy = np.zeros(b)
+
+    def step(self, ctx: Context) -> None:
+        alive = self.read(ctx, "demography.alive")
+        rows, slots, valid = gather_live(alive)
+        signal = self.read(ctx, "broadcast.signal")[rows, slots]  # [B, K, D]
+        query = self.read(ctx, "broadcast.query")[rows, slots]
+        focus = self.read(ctx, "broadcast.focus")[rows, slots]  # [B, K]
+        k = slots.shape[1]
+        scale = focus[..., None] / np.sqrt(signal.shape[-1])
+        logits = np.matmul(query, signal.transpose(0, 2, 1)) * scale  # [B, K, K]
+        others = valid[:, None, :] & ~np.eye(k, dtype=bool)  # j is another live citizen
+        logits[~others] = -MASKED
+        top = logits.max(axis=-1, keepdims=True)
+        weights = np.exp(logits - top)
+        weights *= others  # rows without others (a citizen alone) are all 0
+        total = weights.sum(axis=-1, keepdims=True)
+        weights /= np.maximum(total, TINY)
+        social = np.matmul(weights, signal)  # [B, K, D]
+        out = np.zeros((ctx.n_worlds, self.cfg.max_population, self.cfg.signal_dim))
+        out[rows, slots] = social * valid[..., None]
+        self.write(ctx, "signal", out)
+        # entropy of a softmax: log(total) + top - sum_j w_j * logit_j (masked terms have w = 0)
+        n_others = others.sum(axis=-1)
+        entropy = np.log(np.maximum(total[..., 0], TINY)) + top[..., 0]
+        entropy -= (weights * logits).sum(axis=-1)
+        counted = valid & (n_others > 1)
+        entropy = np.where(counted, entropy / np.log(np.maximum(n_others, 2)), 0.0)
+        self._entropy = entropy.sum(axis=1) / np.maximum(counted.sum(axis=1), 1)
+
+    def metrics_step(self, ctx: Context) -> dict[str, np.ndarray]:
+        return {"attention_entropy": self._entropy}
+
+
+class Nature(Stream):
+    """L3: the base yield of every good this tick, seasonal and stochastic."""
+
+    writes = ("season", "yield")
+
+    def __init__(self, name: str, config: EconomyConfig) -> None:
+        super().__init__(name)
+        self.cfg = config
+
+    def reset(self, ctx: Context) -> None:
+        b, g = ctx.n_worlds, self.cfg.n_goods
+        self.write(ctx, "season", np.ones((b, g)))
+        self.write(ctx, "yield", np.ones((b, g)))
+
+    def step(self, ctx: Context) -> None:
+        cfg = self.cfg
+        angle = 2.0 * np.pi * ctx.tick / cfg.season_length
+        season = np.broadcast_to(
+            season_factor(np.array(angle), cfg.n_goods, cfg.season_amplitude),
+            (ctx.n_worlds, cfg.n_goods),
+        )
+        sigma = cfg.yield_noise
+        shock = np.exp(sigma * ctx.rng.standard_normal((ctx.n_worlds, cfg.n_goods)) - sigma**2 / 2)
+        self.write(ctx, "season", season.copy())
+        self.write(ctx, "yield", cfg.productivity * season * shock)
+
+    def metrics_step(self, ctx: Context) -> dict[str, np.ndarray]:
+        return {"season": ctx[self.key("season")][:, 0]}
+
+
+class Producers(Citizens):
+    """L3: every live citizen picks a job and an effort and adds its output to its holdings."""
+
+    phase = 1
+    holdings_key = "demography.holdings"
+    reads = (*Citizens.observation_reads, "demography.holdings", "nature.yield")
+    writes = ("job", "effort", "holdings", "rate", "output")
+
+    def reset(self, ctx: Context) -> None:
+        b, n, g = ctx.n_worlds, self.n_agents, self.cfg.n_goods
+        self.write(ctx, "job", np.full((b, n), -1, dtype=np.int64))
+        self.write(ctx, "effort", np.zeros((b, n)))
+        self.write(ctx, "holdings", np.zeros((b, n, g)))
+        self.write(ctx, "rate", np.ones((b, g)))
+        self.write(ctx, "output", np.zeros((b, g)))
+        self._shares = np.zeros((b, g))
+        self._share_sum = np.zeros((b, g))
+        self._ticks = 0
+
+    def apply(self, actions: np.ndarray, ctx: Context) -> None:
+        cfg, lay = self.cfg, self.layout
+        alive = self.read(ctx, "demography.alive")
+        job = np.where(alive, np.argmax(self._slice(actions, lay.job), axis=-1), -1)
+        effort = np.where(alive, np.clip(self._slice(actions, lay.effort), 0.0, 1.0), 0.0)
+        works = job[..., None] == np.arange(cfg.n_goods)  # [B, N, G]; dead slots have job -1
+        work = works * effort[..., None]
+        total_effort = work.sum(axis=1)  # [B, G]
+        land = cfg.land * cfg.n_agents / cfg.n_goods
+        rate = self.read(ctx, "nature.yield") / (1.0 + total_effort / land)
+        output = work * rate[:, None, :]
+        self.write(ctx, "job", job)
+        self.write(ctx, "effort", effort)
+        self.write(ctx, "holdings", self.read(ctx, "demography.holdings") + output)
+        self.write(ctx, "rate", rate)
+        self.write(ctx, "output", output.sum(axis=1))
+        self._shares = works.sum(axis=1) / np.maximum(alive.sum(axis=1), 1)[:, None]
+        self._share_sum += self._shares
+        self._ticks += 1
+
+    def metrics_step(self, ctx: Context) -> dict[str, np.ndarray]:
+        out = {"output": ctx[self.key("output")].sum(axis=1)}
+        out.update({f"job_share_{g}": self._shares[:, g] for g in range(self.cfg.n_goods)})
+        return out
+
+    def metrics_episode(self, ctx: Context) -> dict[str, np.ndarray]:
+        mean = self._share_sum / max(self._ticks, 1)
+        return {f"mean_job_share_{g}": mean[:, g] for g in range(self.cfg.n_goods)}
+
+
+class Traders(Citizens):
+    """L4: market clearing by projected gradient ascent over reallocations conserving every good."""
+
+    phase = 2
+    holdings_key = "production.holdings"
+    reads = (*Citizens.observation_reads, "production.holdings")
+    writes = ("holdings", "prices", "volume")
+
+    def reset(self, ctx: Context) -> None:
+        b, n, g = ctx.n_worlds, self.n_agents, self.cfg.n_goods
+        self.write(ctx, "holdings", np.zeros((b, n, g)))
+        self.write(ctx, "prices", np.ones((b, g)))
+        self.write(ctx, "volume", np.zeros(b))
+        self._total_volume = np.zeros(b)
+
+    def apply(self, actions: np.ndarray, ctx: Context) -> None:
+        lay = self.layout
+        alive = self.read(ctx, "demography.alive")
+        before = self.read(ctx, "production.holdings")
+        rows, slots, valid = gather_live(alive)
+        acts = np.asarray(actions, dtype=np.float64)[rows, slots]  # [B, K, A]
+        preference = np.clip(acts[..., lay.preference], 0.0, 1.0) + TINY
+        preference /= preference.sum(axis=-1, keepdims=True)
+        willing = np.where(valid, np.clip(acts[..., lay.willingness], 0.0, 1.0), 0.0)
+        holdings, unit_prices = clear_market(
+            before[rows, slots], preference, willing, self.cfg.trade_iterations, self.cfg.trade_rate
+        )
+        after = before.copy()
+        after[rows, slots] = np.where(valid[..., None], holdings, before[rows, slots])
+        volume = 0.5 * np.abs(after - before).sum(axis=(1, 2))
+        self.write(ctx, "holdings", after)
+        self.write(ctx, "prices", unit_prices)
+        self.write(ctx, "volume", volume)
+        self._total_volume += volume
+
+    def metrics_step(self, ctx: Context) -> dict[str, np.ndarray]:
+        prices = ctx[self.key("prices")]
+        out = {"volume": ctx[self.key("volume")]}
+        out.update({f"price_{g}": prices[:, g] for g in range(self.cfg.n_goods)})
+        return out
+
+    def metrics_episode(self, ctx: Context) -> dict[str, np.ndarray]:
+        return {"total_volume": self._total_volume}
+
+
+def clear_market(
+    holdings: np.ndarray,
+    preference: np.ndarray,
+    willing: np.ndarray,
+    iterations: int,
+    rate: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reallocate ``holdings [B, K, G]`` by projected gradient ascent; every good's total is kept.
+
+    Args:
+        holdings: Holdings of the traders (non-negative).
+        preference: Declared preferences ``[B, K, G]`` on the simplex.
+        willing: Willingness to trade ``[B, K]`` in [0, 1] (0 for padding rows: they never move).
+        iterations: Gradient steps.
+        rate: Step size in units of each good's mean holding.
+
+    Returns:
+        The new holdings and the unit prices ``[B, G]`` (mean over goods 1).
+    """
+    b, k, g = holdings.shape
+    movers = (willing > 0).astype(np.float64)  # [B, K]
+    n = np.maximum(movers.sum(axis=1), 1.0)[:, None]
+    scale = np.matmul(movers[:, None, :], holdings)[:, 0] / n + TINY  # [B, G]
+    z = holdings / scale[:, None, :]
+    z0 = z
+    prices = np.ones((b, g, 1))
+    weight = willing[..., None]  # [B, K, 1]
+    row_weight = willing[:, None, :] / np.maximum(willing.sum(axis=1), TINY)[:, None, None]
+    row_movers = movers[:, None, :]
+    for _ in range(iterations):
+        budget = np.matmul(z0, prices)  # [B, K, 1]: holdings before trade at current prices
+        ratio = budget * preference / ((TRADE_SMOOTHING + z) * prices.transpose(0, 2, 1))
+        np.minimum(ratio, RATIO_CLIP, out=ratio)
+        mean_ratio = np.matmul(row_weight, ratio)  # [B, 1, G]
+        z = z + rate * weight * (ratio - mean_ratio)  # the steps of one good sum to 0
+        if (z < 0.0).any():  # clip at 0; the traders pay the mass created back, pro rata
+            deficit = -np.minimum(z, 0.0).sum(axis=1, keepdims=True)  # [B, 1, G]
+            np.maximum(z, 0.0, out=z)
+            positive = np.matmul(row_movers, z)
+            keep = np.maximum(1.0 - deficit / np.maximum(positive, TINY), 0.0)  # in [0, 1]
+            z *= 1.0 - movers[..., None] * (1.0 - keep)
+        prices = prices * np.maximum(mean_ratio, TINY).transpose(0, 2, 1)
+        prices *= g / prices.sum(axis=1, keepdims=True)  # mean 1 over goods
+    unit = prices[..., 0] / scale
+    unit /= unit.mean(axis=1, keepdims=True)
+    return np.where(movers[..., None] > 0, z * scale[:, None, :], holdings), unit
+
+
+class Consumers(Citizens):
+    """L5: every live citizen consumes shares of its goods; its reward is their utility."""
+
+    phase = 3
+    holdings_key = "trade.holdings"
+    reads = (*Citizens.observation_reads, "trade.holdings", "production.effort")
+    writes = ("holdings", "consumed", "utility", "reward")
+
+    def reset(self, ctx: Context) -> None:
+        b, n, g = ctx.n_worlds, self.n_agents, self.cfg.n_goods
+        self.write(ctx, "holdings", np.zeros((b, n, g)))
+        self.write(ctx, "consumed", np.zeros((b, n, g)))
+        self.write(ctx, "utility", np.zeros((b, n)))
+        self.write(ctx, "reward", np.zeros((b, n)))
+        self._mean_reward = np.zeros(b)
+        self._gini = np.zeros(b)
+        self._total_reward = np.zeros(b)
+        self._gini_sum = np.zeros(b)
+        self._agent_ticks = np.zeros(b)
+        self._ticks = 0
+
+    def apply(self, actions: np.ndarray, ctx: Context) -> None:
+        alive = self.read(ctx, "demography.alive")
+        holdings = self.read(ctx, "trade.holdings")
+        share = np.clip(self._slice(actions, self.layout.consumption), 0.0, 1.0)
+        consumed = np.where(alive[..., None], share * holdings, 0.0)
+        utility = (self.read(ctx, "demography.weights") * np.log1p(consumed)).sum(axis=-1)
+        effort = self.read(ctx, "production.effort")
+        reward = np.where(alive, utility - self.cfg.effort_cost * effort**2, 0.0)
+        self.write(ctx, "holdings", holdings - consumed)
+        self.write(ctx, "consumed", consumed)
+        self.write(ctx, "utility", utility)
+        self.write(ctx, "reward", reward)
+        n = alive.sum(axis=1)
+        self._mean_reward = reward.sum(axis=1) / np.maximum(n, 1)
+        self._gini = gini(utility, alive)
+        self._total_reward += reward.sum(axis=1)
+        self._gini_sum += self._gini
+        self._agent_ticks += n
+        self._ticks += 1
+
+    def reward(self, ctx: Context) -> np.ndarray:
+        """This tick's reward on the env step that completed the tick, else 0."""
+        if not ctx.tick_completed:
+            return np.zeros((ctx.n_worlds, self.n_agents))
+        return ctx[self.key("reward")]
+
+    def metrics_step(self, ctx: Context) -> dict[str, np.ndarray]:
+        return {"mean_reward": self._mean_reward, "gini_reward": self._gini}
+
+    def metrics_episode(self, ctx: Context) -> dict[str, np.ndarray]:
+        return {
+            "total_reward": self._total_reward,
+            "mean_reward": self._total_reward / np.maximum(self._agent_ticks, 1),
+            "mean_gini_reward": self._gini_sum / max(self._ticks, 1),
+        }
+
+
+class Demography(Stream):
+    """L6: spoilage, ageing, death by age or hunger, and births into fresh slots of the pool."""
+
+    reads = ("consumption.holdings", "consumption.consumed")
+    writes = ("alive", "age", "hunger", "holdings", "weights")
+
+    def __init__(self, name: str, config: EconomyConfig) -> None:
+        super().__init__(name)
+        self.cfg = config
+
+    def reset(self, ctx: Context) -> None:
+        cfg, rng = self.cfg, ctx.rng
+        b, n, g, n0 = ctx.n_worlds, cfg.max_population, cfg.n_goods, cfg.n_agents
+        alive = np.zeros((b, n), dtype=bool)
+        alive[:, :n0] = True
+        age = np.zeros((b, n), dtype=np.int64)
+        age[:, :n0] = rng.integers(0, cfg.max_age, size=(b, n0))
+        weights = np.full((b, n, g), 1.0 / g)
+        weights[:, :n0] = rng.dirichlet(np.ones(g), size=(b, n0))
+        holdings = np.zeros((b, n, g))
+        holdings[:, :n0] = cfg.initial_wealth * rng.dirichlet(np.ones(g), size=(b, n0))
+        self.write(ctx, "alive", alive)
+        self.write(ctx, "age", age)
+        self.write(ctx, "hunger", np.zeros((b, n), dtype=np.int64))
+        self.write(ctx, "holdings", holdings)
+        self.write(ctx, "weights", weights)
+        self.next_slot = np.full(b, n0, dtype=np.int64)  # the first never-used slot per world
+        self._births = np.zeros(b, dtype=np.int64)
+        self._deaths = np.zeros(b, dtype=np.int64)
+        self._total_births = np.zeros(b, dtype=np.int64)
+        self._total_deaths = np.zeros(b, dtype=np.int64)
+        self._population_sum = np.zeros(b)
+        self._gini_sum = np.zeros(b)
+        self._ticks = 0
+        self._update_wealth_metrics(alive, holdings, age)
+
+    def step(self, ctx: Context) -> None:
+        cfg, rng = self.cfg, ctx.rng
+        alive = ctx[self.key("alive")]
+        holdings = self.read(ctx, "consumption.holdings") * (1.0 - cfg.spoilage)
+        hungry = self.read(ctx, "consumption.consumed").sum(axis=-1) < cfg.subsistence
+        age = np.where(alive, ctx[self.key("age")] + 1, 0)
+        hunger = np.where(alive & hungry, ctx[self.key("hunger")] + 1, 0)
+        dies = alive & ((age >= cfg.max_age) | (hunger >= cfg.starvation_ticks))
+        alive = alive & ~dies
+        holdings[dies] = 0.0
+        weights = ctx[self.key("weights")].copy()
+
+        # births: parents ranked within their world take the next never-used slots in order
+        wealthy = holdings.sum(axis=-1) >= cfg.birth_wealth
+        parents = alive & wealthy & (rng.random(alive.shape) < cfg.birth_rate)
+        rank = np.cumsum(parents, axis=1) - 1
+        room = cfg.max_population - self.next_slot
+        parents &= rank < room[:, None]
+        world, parent = np.nonzero(parents)
+        child = self.next_slot[world] + rank[world, parent]
+        gift = cfg.birth_share * holdings[world, parent]
+        holdings[world, parent] -= gift
+        holdings[world, child] = gift
+        noise = cfg.mutation * rng.standard_normal(gift.shape)
+        logits = np.log(np.maximum(weights[world, parent], TINY)) + noise
+        child_weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        weights[world, child] = child_weights / child_weights.sum(axis=-1, keepdims=True)
+        alive = alive.copy()
+        alive[world, child] = True
+        age[world, child] = 0
+        hunger[world, child] = 0
+        births = parents.sum(axis=1)
+        self.next_slot = self.next_slot + births
+
+        self.write(ctx, "alive", alive)
+        self.write(ctx, "age", age)
+        self.write(ctx, "hunger", hunger)
+        self.write(ctx, "holdings", holdings)
+        self.write(ctx, "weights", weights)
+        self._births, self._deaths = births, dies.sum(axis=1)
+        self._total_births += self._births
+        self._total_deaths += self._deaths
+        self._ticks += 1
+        self._update_wealth_metrics(alive, holdings, age)
+        self._population_sum += self._population
+        self._gini_sum += self._gini
+
+    def _update_wealth_metrics(
+        self, alive: np.ndarray, holdings: np.ndarray, age: np.ndarray
+    ) -> None:
+        wealth = holdings.sum(axis=-1)
+        self._population = alive.sum(axis=1)
+        n = np.maximum(self._population, 1)
+        self._gini = gini(wealth, alive)
+        self._mean_wealth = (wealth * alive).sum(axis=1) / n
+        self._mean_age = (age * alive).sum(axis=1) / n
+
+    def metrics_step(self, ctx: Context) -> dict[str, np.ndarray]:
+        return {
+            "population": self._population.astype(np.float64),
+            "births": self._births.astype(np.float64),
+            "deaths": self._deaths.astype(np.float64),
+            "gini_wealth": self._gini,
+            "mean_wealth": self._mean_wealth,
+            "mean_age": self._mean_age,
+        }
+
+    def metrics_episode(self, ctx: Context) -> dict[str, np.ndarray]:
+        ticks = max(self._ticks, 1)
+        return {
+            "mean_population": self._population_sum / ticks,
+            "final_population": self._population.astype(np.float64),
+            "total_births": self._total_births.astype(np.float64),
+            "total_deaths": self._total_deaths.astype(np.float64),
+            "mean_gini_wealth": self._gini_sum / ticks,
+        }
+
+
+def economy_spec(config: EconomyConfig) -> list[LayerSpec]:
+    """The economy's layer specs (``EconomyEnv(...).config`` gives a validated config)."""
+    p = {"config": config}
+    return [
+        LayerSpec([StreamSpec("broadcast", Broadcasters, p)], name="L1 broadcast"),
+        LayerSpec([StreamSpec("social", SocialObservation, p)], name="L2 social"),
+        LayerSpec(
+            [StreamSpec("nature", Nature, p), StreamSpec("production", Producers, p)],
+            name="L3 production",
+        ),
+        LayerSpec([StreamSpec("trade", Traders, p)], name="L4 trade"),
+        LayerSpec([StreamSpec("consumption", Consumers, p)], name="L5 consumption"),
+        LayerSpec([StreamSpec("demography", Demography, p)], name="L6 demography"),
+    ]
+
+
+class EconomyEnv(HierarchicalParallelEnv):
+    __doc__ = __doc__
+
+    metadata = {"name": "economy_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+
+    def __init__(
+        self,
+        n_agents: int = 20,
+        max_population: int | None = None,
+        n_goods: int = 2,
+        signal_dim: int = 4,
+        decision: str = "tick",
+        season_length: int = 20,
+        season_amplitude: float = 0.5,
+        yield_noise: float = 0.2,
+        productivity: float = 2.0,
+        land: float = 0.35,
+        effort_cost: float = 0.1,
+        trade_iterations: int = 8,
+        trade_rate: float = 0.5,
+        spoilage: float = 0.05,
+        subsistence: float = 0.1,
+        starvation_ticks: int = 5,
+        max_age: int = 80,
+        birth_wealth: float = 0.6,
+        birth_rate: float = 0.1,
+        birth_share: float = 0.5,
+        mutation: float = 0.1,
+        initial_wealth: float = 2.0,
+        max_steps: int = 300,
+        render_mode: str | None = None,
+    ) -> None:
+        n_agents = check_int("n_agents", n_agents, 1, 100_000)
+        if max_population is None:
+            max_population = 10 * n_agents
+        config = EconomyConfig(
+            n_agents=n_agents,
+            max_population=check_int("max_population", max_population, n_agents, 10_000_000),
+            n_goods=check_int("n_goods", n_goods, 2, 16),
+            signal_dim=check_int("signal_dim", signal_dim, 1, 64),
+            decision=check_choice("decision", decision, ("tick", "layer")),
+            season_length=check_int("season_length", season_length, 1),
+            season_amplitude=check_float("season_amplitude", season_amplitude, 0.0, 1.0),
+            yield_noise=check_float("yield_noise", yield_noise, 0.0, 2.0),
+            productivity=check_float("productivity", productivity, 0.0, 1e3),
+            land=check_float("land", land, 0.01, 100.0),
+            effort_cost=check_float("effort_cost", effort_cost, 0.0, 10.0),
+            trade_iterations=check_int("trade_iterations", trade_iterations, 0, 100),
+            trade_rate=check_float("trade_rate", trade_rate, 0.0, 1.0),
+            spoilage=check_float("spoilage", spoilage, 0.0, 1.0),
+            subsistence=check_float("subsistence", subsistence, 0.0, 100.0),
+            starvation_ticks=check_int("starvation_ticks", starvation_ticks, 1, 1000),
+            max_age=check_int("max_age", max_age, 1, 1_000_000),
+            birth_wealth=check_float("birth_wealth", birth_wealth, 0.0, 1e6),
+            birth_rate=check_float("birth_rate", birth_rate, 0.0, 1.0),
+            birth_share=check_float("birth_share", birth_share, 0.0, 1.0),
+            mutation=check_float("mutation", mutation, 0.0, 10.0),
+            initial_wealth=check_float("initial_wealth", initial_wealth, 0.0, 1e4),
+        )
+        self.config = config
+        self.params: dict[str, Any] = dict(vars(config))
+        model = make_model(economy_spec(config), decision=decision)
+        super().__init__(model, max_steps=max_steps, render_mode=render_mode)
+
+
+def parallel_env(**params: Any) -> EconomyEnv:
+    """PettingZoo convention: the parallel env."""
+    return EconomyEnv(**params)
+
+
+def raw_env(**params: Any):
+    """PettingZoo convention: the AEC view of the parallel env."""
+    return parallel_to_aec(EconomyEnv(**params))
+
+
+env = raw_env
