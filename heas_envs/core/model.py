@@ -50,7 +50,7 @@ class LayerTrace:
     tick: int
     layer: str
     streams: list[str]
-    metrics: dict[str, float]
+    metrics: dict[str, Any]  # [B] arrays in the model; floats (world 0) in the env's trace
 
 
 class Model:
@@ -95,6 +95,7 @@ class Model:
         self.cursor = 0  # index of the next layer to run within the tick
         self.trace: list[LayerTrace] = []
         self.record_trace = True
+        self._seeded = False
 
     # -- construction checks ----------------------------------------------------------------
     def _validate_roles(self) -> None:
@@ -125,7 +126,7 @@ class Model:
         """Start an episode. A seed re-creates the generator; ``None`` continues its stream."""
         if seed is not None:
             self.ctx.rng = np.random.default_rng(seed)
-        elif not getattr(self, "_seeded", False):
+        elif not self._seeded:
             self.ctx.rng = np.random.default_rng()
         self._seeded = True
         self.ctx.data.clear()
@@ -197,7 +198,7 @@ class Model:
                 else:
                     s.step(ctx)
             if self.record_trace:
-                metrics: dict[str, float] = {}
+                metrics: dict[str, Any] = {}
                 for s in layer.streams:
                     for k, v in s.metrics_step(ctx).items():
                         metrics[f"{s.name}.{k}"] = v
@@ -216,19 +217,16 @@ class Model:
         tick = self.ctx.tick
         return layer.runs_on(tick) and any(tick % g.period == 0 for g in layer.groups)
 
-    def _skip_to_decision(self) -> bool:
-        """Run non-decision layers until the cursor is at a decision layer; True if a tick ended."""
+    def _skip_to_decision(self) -> None:
+        """Run non-decision layers until the cursor is at a decision layer."""
         if not any(layer.groups for layer in self.layers):
             raise ValueError('decision="layer" needs at least one layer with an agent group')
-        completed = False
         while not self._is_decision_layer(self.cursor):
             self._run_layers([self.cursor], {})
             self.cursor += 1
             if self.cursor == len(self.layers):
                 self._end_tick()
-                completed = True
         self.ctx.layer = self.cursor
-        return completed
 
     def active_roles(self) -> set[str]:
         """Roles whose groups act in the next :meth:`advance`."""

@@ -189,14 +189,16 @@ class HierarchicalParallelEnv(ParallelEnv):
         active = self.model.active_roles()
         batch: dict[str, np.ndarray] = {}
         for role in self.roles:
-            if role not in actions:
-                if role in active and self._alive[role].any():
-                    raise ValueError(
-                        f"no actions for role {role!r}; step_arrays takes one array per role "
-                        f"of shape {(self._role_group[role].n_agents, *self._action_shape(role))}"
-                    )
-                continue
-            batch[role] = self._validated(role, actions[role])[None]
+            shape = (self._role_group[role].n_agents, *self._action_shape(role))
+            if role in actions:
+                batch[role] = self._validated(role, actions[role])[None]
+            elif role in active and self._alive[role].any():
+                raise ValueError(
+                    f"no actions for role {role!r}; step_arrays takes one array per role "
+                    f"of shape {shape}"
+                )
+            elif role in active:  # nobody of this role is alive: its group still runs
+                batch[role] = np.zeros((1, *shape), dtype=self._role_group[role].action_space.dtype)
         unknown = set(actions) - set(self.roles)
         if unknown:
             raise ValueError(f"unknown roles {sorted(unknown)}; roles are {self.roles}")

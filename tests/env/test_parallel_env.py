@@ -165,3 +165,14 @@ def test_an_agent_born_in_the_truncation_step_is_not_reported():
         env.step(zeros(env))
     out = env.step(zeros(env))
     assert all("watcher_2" not in d for d in out) and env.agents == []
+
+
+def test_step_arrays_needs_no_actions_for_a_role_whose_agents_are_all_dead():
+    env = toy_env(max_steps=5, n_agents=2, death={0: 0, 1: 0})
+    env.reset_arrays(seed=0)
+    out = env.step_arrays({"watcher": np.zeros((2, 1))})
+    assert out.terminated["watcher"].tolist() == [True, True] and env.agents == []
+    env = toy_env(max_steps=5, n_agents=2, unborn=(0, 1), birth_tick=3)
+    env.reset_arrays(seed=0)
+    out = env.step_arrays({})  # nobody alive yet; the model still runs its group
+    assert not out.alive["watcher"].any() and env.tick == 1

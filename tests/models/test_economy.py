@@ -291,7 +291,7 @@ def test_metrics_report_jobs_population_births_deaths_and_volume():
     rng = np.random.default_rng(11)
     births = deaths = 0.0
     while env.agents:
-        out = env.step_arrays(env.random_actions(rng))
+        env.step_arrays(env.random_actions(rng))
         m = env.metrics()
         shares = [m[f"production.job_share_{g}"] for g in range(3)]
         assert sum(shares) == pytest.approx(1.0)
