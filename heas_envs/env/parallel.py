@@ -9,6 +9,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
+from pettingzoo.utils.conversions import parallel_to_aec
 
 from heas_envs.core.model import LayerTrace, Model
 from heas_envs.core.params import check_choice, check_int
@@ -395,6 +396,26 @@ class HierarchicalParallelEnv(ParallelEnv):
         return {
             r: sample_actions(g.action_space, g.n_agents, rng) for r, g in self._role_group.items()
         }
+
+
+def pettingzoo_constructors(
+    cls: type[HierarchicalParallelEnv],
+) -> tuple[Callable[..., HierarchicalParallelEnv], Callable[..., Any]]:
+    """A model module's PettingZoo entry points ``(parallel_env, raw_env)`` for ``cls``.
+
+    ``parallel_env(**params)`` builds the parallel env; ``raw_env(**params)`` its AEC view
+    (``parallel_to_aec``). Modules also bind ``env = raw_env``, as PettingZoo's do.
+    """
+
+    def parallel_env(**params: Any) -> HierarchicalParallelEnv:
+        return cls(**params)
+
+    def raw_env(**params: Any) -> Any:
+        return parallel_to_aec(cls(**params))
+
+    parallel_env.__doc__ = f"PettingZoo convention: a :class:`{cls.__name__}` (parallel API)."
+    raw_env.__doc__ = f"PettingZoo convention: the AEC view of a :class:`{cls.__name__}`."
+    return parallel_env, raw_env
 
 
 def sample_actions(space: spaces.Space, n: int, rng: np.random.Generator) -> np.ndarray:

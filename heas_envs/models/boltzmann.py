@@ -70,7 +70,6 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from pettingzoo.utils.conversions import parallel_to_aec
 
 from heas_envs.core import (
     AgentGroup,
@@ -82,7 +81,7 @@ from heas_envs.core import (
     make_model,
 )
 from heas_envs.core.grid import grid_neighbours, random_neighbour
-from heas_envs.env.parallel import HierarchicalParallelEnv
+from heas_envs.env.parallel import HierarchicalParallelEnv, pettingzoo_constructors
 
 
 # -- array helpers shared with the wolf-sheep model -------------------------------------------
@@ -353,14 +352,5 @@ class BoltzmannEnv(HierarchicalParallelEnv):
         )
 
 
-def parallel_env(**params: Any) -> BoltzmannEnv:
-    """PettingZoo convention: the parallel env."""
-    return BoltzmannEnv(**params)
-
-
-def raw_env(**params: Any):
-    """PettingZoo convention: the AEC view of the parallel env."""
-    return parallel_to_aec(BoltzmannEnv(**params))
-
-
+parallel_env, raw_env = pettingzoo_constructors(BoltzmannEnv)
 env = raw_env

@@ -129,7 +129,6 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from pettingzoo.utils.conversions import parallel_to_aec
 
 from heas_envs.core import (
     AgentGroup,
@@ -141,7 +140,7 @@ from heas_envs.core import (
     check_int,
     make_model,
 )
-from heas_envs.env.parallel import HierarchicalParallelEnv
+from heas_envs.env.parallel import HierarchicalParallelEnv, pettingzoo_constructors
 
 DENSITY_CLIP = 10.0  # observed prey densities (prey / K) are clipped to [0, DENSITY_CLIP]
 PRESSURE_CLIP = 100.0  # observed predation pressure is clipped to [0, PRESSURE_CLIP]
@@ -664,14 +663,5 @@ class EcologyEnv(HierarchicalParallelEnv):
         )
 
 
-def parallel_env(**params: Any) -> EcologyEnv:
-    """PettingZoo convention: the parallel env."""
-    return EcologyEnv(**params)
-
-
-def raw_env(**params: Any):
-    """PettingZoo convention: the AEC view of the parallel env."""
-    return parallel_to_aec(EcologyEnv(**params))
-
-
+parallel_env, raw_env = pettingzoo_constructors(EcologyEnv)
 env = raw_env

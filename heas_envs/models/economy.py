@@ -170,7 +170,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
-from pettingzoo.utils.conversions import parallel_to_aec
 
 from heas_envs.core import (
     AgentGroup,
@@ -183,7 +182,7 @@ from heas_envs.core import (
     check_int,
     make_model,
 )
-from heas_envs.env.parallel import HierarchicalParallelEnv
+from heas_envs.env.parallel import HierarchicalParallelEnv, pettingzoo_constructors
 
 PHASES = ("broadcast", "production", "trade", "consumption")
 HOLDINGS_CLIP = 100.0  # observed holdings are clipped to [0, HOLDINGS_CLIP] units
@@ -924,14 +923,5 @@ class EconomyEnv(HierarchicalParallelEnv):
         super().__init__(model, max_steps=max_steps, render_mode=render_mode)
 
 
-def parallel_env(**params: Any) -> EconomyEnv:
-    """PettingZoo convention: the parallel env."""
-    return EconomyEnv(**params)
-
-
-def raw_env(**params: Any):
-    """PettingZoo convention: the AEC view of the parallel env."""
-    return parallel_to_aec(EconomyEnv(**params))
-
-
+parallel_env, raw_env = pettingzoo_constructors(EconomyEnv)
 env = raw_env

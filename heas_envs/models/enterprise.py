@@ -174,7 +174,6 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from pettingzoo.utils.conversions import parallel_to_aec
 
 from heas_envs.core import (
     AgentGroup,
@@ -188,7 +187,7 @@ from heas_envs.core import (
     check_int,
     make_model,
 )
-from heas_envs.env.parallel import HierarchicalParallelEnv
+from heas_envs.env.parallel import HierarchicalParallelEnv, pettingzoo_constructors
 
 #: Largest tax, subsidy and penalty rate (the bounds of HEAS's ``ENTERPRISE_SCHEMA`` genes).
 MAX_TAX, MAX_SUBSIDY, MAX_PENALTY = 0.5, 0.5, 0.5
@@ -962,14 +961,5 @@ SCENARIOS: list[dict[str, Any]] = [
 ]
 
 
-def parallel_env(**params: Any) -> EnterpriseEnv:
-    """PettingZoo convention: the parallel env."""
-    return EnterpriseEnv(**params)
-
-
-def raw_env(**params: Any):
-    """PettingZoo convention: the AEC view of the parallel env."""
-    return parallel_to_aec(EnterpriseEnv(**params))
-
-
+parallel_env, raw_env = pettingzoo_constructors(EnterpriseEnv)
 env = raw_env

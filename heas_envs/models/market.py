@@ -69,7 +69,6 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from pettingzoo.utils.conversions import parallel_to_aec
 
 from heas_envs.core import (
     AgentGroup,
@@ -82,7 +81,7 @@ from heas_envs.core import (
     check_int,
     make_model,
 )
-from heas_envs.env.parallel import HierarchicalParallelEnv
+from heas_envs.env.parallel import HierarchicalParallelEnv, pettingzoo_constructors
 
 PNL_CLIP = 1e3  # observed profit (in units of start_price) is clipped to +-PNL_CLIP
 PRICE_BAND = 1e4  # circuit breaker: the price stays within start_price * [1/PRICE_BAND, PRICE_BAND]
@@ -465,14 +464,5 @@ class MarketEnv(HierarchicalParallelEnv):
         )
 
 
-def parallel_env(**params: Any) -> MarketEnv:
-    """PettingZoo convention: the parallel env."""
-    return MarketEnv(**params)
-
-
-def raw_env(**params: Any):
-    """PettingZoo convention: the AEC view of the parallel env."""
-    return parallel_to_aec(MarketEnv(**params))
-
-
+parallel_env, raw_env = pettingzoo_constructors(MarketEnv)
 env = raw_env

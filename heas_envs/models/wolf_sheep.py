@@ -106,7 +106,6 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from pettingzoo.utils.conversions import parallel_to_aec
 
 from heas_envs.core import (
     AgentGroup,
@@ -120,7 +119,7 @@ from heas_envs.core import (
     make_model,
 )
 from heas_envs.core.grid import grid_neighbours, ranks_within_groups
-from heas_envs.env.parallel import HierarchicalParallelEnv
+from heas_envs.env.parallel import HierarchicalParallelEnv, pettingzoo_constructors
 
 RATIO_CLIP = 10.0  # observed population and energy ratios are clipped to [0, RATIO_CLIP]
 SCARCE_WOLVES = 0.1  # the heuristic stops culling below this share of the initial wolves
@@ -683,14 +682,5 @@ class WolfSheepEnv(HierarchicalParallelEnv):
         )
 
 
-def parallel_env(**params: Any) -> WolfSheepEnv:
-    """PettingZoo convention: the parallel env."""
-    return WolfSheepEnv(**params)
-
-
-def raw_env(**params: Any):
-    """PettingZoo convention: the AEC view of the parallel env."""
-    return parallel_to_aec(WolfSheepEnv(**params))
-
-
+parallel_env, raw_env = pettingzoo_constructors(WolfSheepEnv)
 env = raw_env
