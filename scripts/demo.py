@@ -4,9 +4,9 @@
 
 1. Lists the registered environments.
 2. Plays the market with the heuristic traders and with random traders (same seeds).
-3. Trains a PPO trader on the single-agent view ``gymnasium.make("heas_envs/Market-v0")``
-   (the other traders and the regulator play the model's heuristic) and compares its return
-   with a random trader's in that same view, on the same seeds.
+3. Trains a PPO patch manager on the single-agent view ``gymnasium.make("heas_envs/Ecology-v0")``
+   (the other managers play the model's heuristic) and compares its return with a random
+   manager's and the heuristic's in that same view, on the same seeds.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Args:
 
 
 def focal_return(env: gymnasium.Env, act, seed: int) -> float:
-    """The focal trader's return over one episode with policy ``act(obs)``."""
+    """The focal agent's return over one episode with policy ``act(obs)``."""
     obs, _ = env.reset(seed=seed)
     total, done = 0.0, False
     while not done:
@@ -68,20 +68,25 @@ def main() -> None:
     from stable_baselines3 import PPO
 
     torch.manual_seed(args.seed)
-    env = gymnasium.make("heas_envs/Market-v0", max_steps=100)
+    env = gymnasium.make("heas_envs/Ecology-v0", max_steps=100)
     model = PPO("MlpPolicy", env, n_steps=500, batch_size=100, seed=args.seed, verbose=0)
     model.learn(total_timesteps=args.timesteps, progress_bar=False)
     seeds = range(1000 + args.seed, 1000 + args.seed + args.episodes)
-    trained = [
-        focal_return(env, lambda o: model.predict(o, deterministic=True)[0], s) for s in seeds
-    ]
     rng = np.random.default_rng(args.seed)
-    random = [
-        focal_return(env, lambda o: rng.uniform(-1, 1, size=1).astype(np.float32), s) for s in seeds
-    ]
+    low, high = env.action_space.low, env.action_space.high
+    manager = env.unwrapped.parallel.group("manager")
+    policies = {
+        "PPO": lambda o: model.predict(o, deterministic=True)[0],
+        "random": lambda o: rng.uniform(low, high).astype(np.float32),
+        "heuristic": lambda o: manager.heuristic(o[None])[0],
+    }
+    returns = {
+        name: np.mean([focal_return(env, act, s) for s in seeds]) for name, act in policies.items()
+    }
     print(
-        f"PPO trader after {args.timesteps} steps: mean return {np.mean(trained):+.4f} "
-        f"vs random trader {np.mean(random):+.4f} ({args.episodes} episodes, same seeds)"
+        f"Ecology patch manager, PPO after {args.timesteps} steps: mean return "
+        + ", ".join(f"{name} {value:.2f}" for name, value in returns.items())
+        + f" ({args.episodes} episodes of 100 ticks, same seeds)"
     )
 
 

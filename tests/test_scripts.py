@@ -55,3 +55,27 @@ def test_the_benchmark_prints_steps_per_second_for_both_apis():
     assert (
         re.fullmatch(r"\d+\.\d", row[4]) and abs(ratio - array_sps / dict_sps) < 0.1 + 0.05 * ratio
     )
+
+
+def run_script(name: str, *args: str) -> str:
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / name), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_the_demo_reports_play_and_training_for_every_policy():
+    out = run_script("demo.py", "--timesteps", "500", "--episodes", "1")
+    assert "heas_envs/Market-v0" in out.splitlines()[0]
+    returns = re.findall(r"mean trader return ([-+]\d+\.\d+)", out)
+    assert len(returns) == 2 and returns[0] != returns[1]
+    trained = re.search(r"PPO (\d+\.\d+), random (\d+\.\d+), heuristic (\d+\.\d+)", out)
+    assert trained and all(float(v) > 0 for v in trained.groups())
+
+
+def test_heuristic_vs_random_prints_both_policies_for_every_role():
+    out = run_script("heuristic_vs_random.py", "--env", "heas_envs/Market-v0", "--seeds", "2")
+    rows = [line.split() for line in out.strip().splitlines()[1:]]
+    assert {(r[1], r[2]) for r in rows} == {
+        (role, policy) for role in ("trader", "regulator") for policy in ("heuristic", "random")
+    }
+    assert all(len(r) == 5 and float(r[4]) >= 0 for r in rows)
