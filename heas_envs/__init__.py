@@ -1,5 +1,6 @@
 """heas_envs: hierarchical agent-based models as PettingZoo and Gymnasium environments."""
 
+from heas_envs import models
 from heas_envs.checks import check_env
 from heas_envs.core import AgentGroup, Context, LayerSpec, Model, Stream, StreamSpec, make_model
 from heas_envs.env import HierarchicalParallelEnv, SingleAgentEnv
@@ -21,5 +22,6 @@ __all__ = [
     "list_envs",
     "make_model",
     "make_parallel",
+    "models",
     "register",
 ]

@@ -22,6 +22,8 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
+from heas_envs.env.parallel import aec_view
+
 EnvFn = Callable[[], ParallelEnv]
 
 #: Warnings of ``parallel_api_test`` that mean the returned dicts break PettingZoo's rules.
@@ -48,7 +50,10 @@ def check_env(env_fn: EnvFn, num_cycles: int = 200, seed: int = 0) -> None:
 
 
 def check_pettingzoo_api(env_fn: EnvFn, num_cycles: int = 200) -> None:
-    """PettingZoo's ``parallel_api_test`` and, through ``parallel_to_aec``, its ``api_test``.
+    """PettingZoo's ``parallel_api_test`` and, on the AEC view, its ``api_test``.
+
+    The AEC view is :func:`heas_envs.env.parallel.aec_view` for our envs (they have
+    ``check_action``) and PettingZoo's ``parallel_to_aec`` for others.
 
     The parallel test's warnings about agents missing from (or extra in) the returned dicts
     are raised as errors.
@@ -58,7 +63,10 @@ def check_pettingzoo_api(env_fn: EnvFn, num_cycles: int = 200) -> None:
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("always")
         parallel_api_test(env_fn(), num_cycles=num_cycles)
-        api_test(parallel_to_aec(env_fn()), num_cycles=num_cycles)
+        env = env_fn()
+        api_test(
+            aec_view(env) if hasattr(env, "check_action") else parallel_to_aec(env), num_cycles
+        )
     fatal = [str(w.message) for w in caught if any(f in str(w.message) for f in _FATAL_WARNINGS)]
     if fatal:
         raise EnvCheckError(f"PettingZoo API test warnings: {sorted(set(fatal))}")
@@ -160,15 +168,22 @@ def check_spaces(env_fn: EnvFn, seed: int = 0, n_steps: int = 200) -> None:
 
 
 def invalid_actions(space: spaces.Space) -> list[Any]:
-    """Actions that lie outside ``space``: NaN, beyond the bounds, of the wrong shape."""
+    """Actions that lie outside ``space``: NaN, beyond the bounds, of the wrong shape, or not
+    real numbers (a numeric string, bytes, a complex number, ``None``)."""
+    not_real = [str(space.sample().tolist()), b"0", np.zeros(space.shape) + 0j, None]
     if isinstance(space, spaces.Discrete):
-        return [space.start + space.n, space.start - 1, np.nan, [0, 0]]
+        return [space.start + space.n, space.start - 1, np.nan, [0, 0], *not_real]
     if isinstance(space, spaces.MultiDiscrete):
-        return [np.asarray(space.nvec), np.full(space.shape, np.nan), np.zeros(space.nvec.size + 1)]
+        return [
+            np.asarray(space.nvec),
+            np.full(space.shape, np.nan),
+            np.zeros(space.nvec.size + 1),
+            *not_real,
+        ]
     if isinstance(space, spaces.Box):
         nan = np.full(space.shape, np.nan)
         above = np.where(np.isfinite(space.high), space.high + 1.0, 0.0)
-        return [nan, above, np.zeros((*space.shape, 2))]
+        return [nan, above, np.zeros((*space.shape, 2)), *not_real]
     return []
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium
+import pettingzoo
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,9 @@ def register(
     size_param: str,
     scaling: dict[str, float] | None = None,
 ) -> None:
-    """Add an environment to the registry and to Gymnasium's (as its single-agent view).
+    """Add an environment to the registry, to Gymnasium's (as its single-agent view) and,
+    where the installed PettingZoo has a registry (1.27 and later), to PettingZoo's:
+    ``pettingzoo.make("parallel", id)`` and ``pettingzoo.make("aec", id)``.
 
     The arguments are the fields of :class:`EnvSpec`.
     """
@@ -72,6 +75,10 @@ def register(
         kwargs={"env_id": id},
         disable_env_checker=True,
     )
+    if hasattr(pettingzoo, "register"):
+        module = entry_point.split(":")[0]
+        pettingzoo.register("parallel", id, entry_point=f"{module}:parallel_env")
+        pettingzoo.register("aec", id, entry_point=f"{module}:env")
 
 
 def list_envs() -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -9,11 +10,15 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
-from pettingzoo.utils.conversions import parallel_to_aec
+from pettingzoo.utils.conversions import parallel_to_aec_wrapper
+from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
 from heas_envs.core.model import LayerTrace, Model
-from heas_envs.core.params import check_choice, check_int
+from heas_envs.core.params import check_int
 from heas_envs.core.stream import AgentGroup
+
+RENDER_MODES = ("human", "ansi", "rgb_array")
+MAX_SEED = 2**63 - 1
 
 
 class ArrayStep(NamedTuple):
@@ -54,20 +59,25 @@ class HierarchicalParallelEnv(ParallelEnv):
     Args:
         model: The model, or a function that builds it.
         max_steps: Ticks after which every agent is truncated.
-        render_mode: ``None`` or ``"ansi"``.
+        render_mode: ``None``, ``"human"`` (print the text), ``"ansi"`` (return it) or
+            ``"rgb_array"`` (return a picture, ``[H, W, 3]`` uint8). Another value is kept
+            with a warning, as ``gymnasium.make`` does, and renders nothing.
+        max_cycles: PettingZoo's name of ``max_steps`` (give one of the two).
     """
 
     metadata: dict[str, Any] = {
         "name": "hierarchical_v0",
-        "render_modes": ["ansi"],
+        "render_modes": list(RENDER_MODES),
+        "render_fps": 4,
         "is_parallelizable": True,
     }
 
     def __init__(
         self,
         model: Model | Callable[[], Model],
-        max_steps: int = 200,
+        max_steps: int | None = None,
         render_mode: str | None = None,
+        max_cycles: int | None = None,
     ) -> None:
         self.model = model if isinstance(model, Model) else model()
         if not isinstance(self.model, Model):
@@ -78,10 +88,9 @@ class HierarchicalParallelEnv(ParallelEnv):
             raise ValueError(
                 f"a HierarchicalParallelEnv steps one world; got a model of {self.model.n_worlds}"
             )
-        self.max_steps = check_int("max_steps", max_steps, 1)
-        if render_mode is not None:
-            check_choice("render_mode", render_mode, self.metadata["render_modes"])
-        self.render_mode = render_mode
+        steps = with_max_cycles({"max_steps": max_steps}, max_cycles)["max_steps"]
+        self.max_steps = check_int("max_steps", 200 if steps is None else steps, 1)
+        self.render_mode = check_render_mode(render_mode, self.metadata["render_modes"])
         self.roles: list[str] = list(self.model.groups)
         if not self.roles:
             raise ValueError("the model has no agent group, so the env would have no agents")
@@ -106,14 +115,12 @@ class HierarchicalParallelEnv(ParallelEnv):
         }
         for role, group in self._role_group.items():
             _check_supported_space(role, group.action_space)
-        n_state = sum(
-            g.n_agents * int(np.prod(g.observation_space.shape)) for g in self._role_group.values()
-        )
-        self.state_space = spaces.Box(-np.inf, np.inf, shape=(n_state,), dtype=np.float32)
+        self.state_space = _state_space(self._role_group.values())
         self.agents: list[str] = []
         self._alive: dict[str, np.ndarray] = {}
         self._ever: dict[str, np.ndarray] = {}
         self._obs: dict[str, np.ndarray] = {}
+        self._history: list[dict[str, float]] = []
         self._done = True
 
     # -- spaces -----------------------------------------------------------------------------
@@ -144,8 +151,11 @@ class HierarchicalParallelEnv(ParallelEnv):
 
     @property
     def observations(self) -> dict[str, np.ndarray]:
-        """The last observations, per role over all slots (zeros for dead or unborn slots)."""
-        return self._obs
+        """The last observations, per role over all slots (zeros for dead or unborn slots).
+
+        The arrays are copies: editing them changes nothing in the env.
+        """
+        return _copies(self._obs)
 
     @property
     def ever_alive(self) -> dict[str, np.ndarray]:
@@ -169,24 +179,34 @@ class HierarchicalParallelEnv(ParallelEnv):
     def reset_arrays(
         self, seed: int | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Reset; return ``(obs, alive)`` per role over all slots."""
-        self.model.reset(seed)
+        """Reset; return ``(obs, alive)`` per role over all slots (copies of the env's state).
+
+        Raises:
+            ValueError: ``seed`` is not ``None`` or an integer in ``[0, 2**63 - 1]``.
+        """
+        self.model.reset(check_seed(seed))
         ctx = self.model.ctx
         self._alive = {r: g.alive(ctx)[0].copy() for r, g in self._role_group.items()}
         self._ever = {r: a.copy() for r, a in self._alive.items()}
         self._obs = self._observe()
         self._done = False
         self.agents = self._live_agents()
-        return self._obs, {r: a.copy() for r, a in self._alive.items()}
+        self._history = []
+        self._record_history()
+        return _copies(self._obs), _copies(self._alive)
 
     def step_arrays(self, actions: Mapping[str, np.ndarray]) -> ArrayStep:
         """One step with actions given as one array per role, ``[n_agents, *act_shape]``.
 
         Rows of dead or unborn slots are ignored. Invalid actions of live agents raise a
-        ``ValueError`` before anything changes.
+        ``ValueError`` before anything changes. The returned arrays are copies.
         """
         if self._done:
             raise RuntimeError("the episode is over (or never started): call reset() first")
+        if not isinstance(actions, Mapping):
+            raise ValueError(
+                f"step_arrays takes a mapping from role to an action array, got {_short(actions)}"
+            )
         active = self.model.active_roles()
         batch: dict[str, np.ndarray] = {}
         for role in self.roles:
@@ -234,14 +254,13 @@ class HierarchicalParallelEnv(ParallelEnv):
         if truncating or not any(a.any() for a in alive.values()):
             self._done = True
         self.agents = [] if truncating else self._live_agents()
-        return ArrayStep(
-            obs, rewards, terminated, truncated, {r: a.copy() for r, a in alive.items()}
-        )
+        self._record_history()
+        return ArrayStep(_copies(obs), rewards, terminated, truncated, _copies(alive))
 
     def _observe(self) -> dict[str, np.ndarray]:
         ctx = self.model.ctx
         return {
-            role: self.model.observing_group(role).observe(ctx)[0].astype(np.float32, copy=False)
+            role: np.array(self.model.observing_group(role).observe(ctx)[0], dtype=np.float32)
             for role in self.roles
         }
 
@@ -260,12 +279,12 @@ class HierarchicalParallelEnv(ParallelEnv):
         group = self._role_group[role]
         space = group.action_space
         shape = (group.n_agents, *self._action_shape(role))
-        try:
-            raw = np.asarray(actions, dtype=np.float64)
-        except (TypeError, ValueError):
+        raw = as_real_array(actions)
+        if raw is None:
             raise ValueError(
-                f"actions of role {role!r} must be numeric of shape {shape} in {space}"
-            ) from None
+                f"actions of role {role!r} must be real numbers of shape {shape} in {space}, "
+                f"got {_short(actions)}"
+            )
         if raw.shape != shape:
             raise ValueError(
                 f"actions of role {role!r} have shape {raw.shape}; expected {shape} "
@@ -289,16 +308,24 @@ class HierarchicalParallelEnv(ParallelEnv):
         return self._obs_dict(self.agents), {a: {} for a in self.agents}
 
     def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
-        """One tick (or decision layer) with one action per live agent."""
+        """One tick (or decision layer) with one action per live agent.
+
+        Actions keyed to known agents that are not alive (dead, or not born yet) are ignored,
+        as PettingZoo's own conversions do; an unknown id, a missing live agent or an invalid
+        action raises a ``ValueError`` before anything changes.
+        """
         if self._done:
             raise RuntimeError("the episode is over (or never started): call reset() first")
-        live = set(self.agents)
-        for agent in actions:
-            if agent not in live:
-                state = "dead or unborn" if agent in self._slot else "unknown"
-                raise ValueError(
-                    f"action for {state} agent {agent!r}; live agents: {_preview(self.agents)}"
-                )
+        if not isinstance(actions, Mapping):
+            raise ValueError(
+                f"step takes a dict from live agent id to action, got {_short(actions)}"
+            )
+        unknown = [a for a in actions if not (isinstance(a, str) and a in self._slot)]
+        if unknown:
+            raise ValueError(
+                f"actions for unknown agents {unknown[:8]!r}; agents are "
+                f"{_preview(self.possible_agents)}"
+            )
         missing = [a for a in self.agents if a not in actions]
         if missing:
             raise ValueError(
@@ -308,7 +335,8 @@ class HierarchicalParallelEnv(ParallelEnv):
         for role in self.roles:
             live = np.flatnonzero(self._alive[role])
             rows = np.zeros((self._role_group[role].n_agents, *self._action_shape(role)))
-            rows[live] = self._stack_actions(role, live, actions)
+            if len(live):
+                rows[live] = self._stack_actions(role, live, actions)
             batch[role] = self._validated(role, rows)[None]
         before = self.agents
         out = self._advance(batch)
@@ -324,59 +352,110 @@ class HierarchicalParallelEnv(ParallelEnv):
         trunc = {a: truncated[r][i] for a, (r, i) in zip(shown, slots)}
         return self._obs_dict(shown), rew, term, trunc, {a: {} for a in shown}
 
+    def check_action(self, agent: str, action: Any) -> np.ndarray:
+        """``action`` of ``agent`` as a float64 array, if it lies in the agent's space.
+
+        Changes nothing; the Gymnasium and AEC views call it before they change anything.
+
+        Raises:
+            ValueError: ``agent`` is unknown, or ``action`` is not a finite value of the
+                agent's action space (the message names both).
+        """
+        role, _ = self.slot(agent)
+        space = self._role_group[role].action_space
+        shape = self._action_shape(role)
+        row = as_real_array(action)
+        if row is None:
+            problem = f"{_short(action)} for agent {agent!r}: expected real numbers"
+        elif row.shape != shape:
+            problem = f"{_short(row.tolist())} for agent {agent!r}: expected shape {shape}"
+        elif not _valid_rows(space, row[None])[0]:
+            problem = f"{_short(row.tolist())} for agent {agent!r}: expected a finite value"
+        else:
+            return row
+        raise ValueError(f"invalid action {problem} in {space}")
+
     def _stack_actions(self, role: str, live: np.ndarray, actions: Mapping[str, Any]) -> np.ndarray:
         """The actions of the live agents of ``role`` as one float64 array (shape-checked)."""
         shape = (len(live), *self._action_shape(role))
         names = [self._names[role][i] for i in live.tolist()]
-        try:
-            stacked = np.asarray([actions[a] for a in names], dtype=np.float64)
-            if stacked.shape == shape:
-                return stacked
-        except (TypeError, ValueError):
-            pass
-        space = self._role_group[role].action_space
-        for agent in names:  # find the offender for the message
-            try:
-                value = np.asarray(actions[agent], dtype=np.float64)
-            except (TypeError, ValueError):
-                value = None
-            if value is None or value.shape != shape[1:]:
-                raise ValueError(
-                    f"invalid action {actions[agent]!r} for agent {agent!r}: expected shape "
-                    f"{shape[1:]} in {space}"
-                )
-        raise AssertionError("unreachable: some action had the wrong shape")
+        stacked = as_real_array([actions[a] for a in names])
+        if stacked is not None and stacked.shape == shape:
+            return stacked
+        return np.stack([self.check_action(a, actions[a]) for a in names])
 
     def _obs_dict(self, agents: list[str]) -> dict[str, np.ndarray]:
-        return {a: self._obs[r][i] for a in agents for r, i in [self._slot[a]]}
+        return {a: self._obs[r][i].copy() for a in agents for r, i in [self._slot[a]]}
 
     # -- the rest of the API ----------------------------------------------------------------
     def state(self) -> np.ndarray:
         """The global state: every slot's observation, role by role, flattened."""
-        if not self._obs:
-            raise RuntimeError("call reset() before state()")
+        self._require_reset("state()")
         return np.concatenate([self._obs[r].reshape(-1) for r in self.roles]).astype(np.float32)
 
-    def render(self) -> str | None:
-        """With ``render_mode="ansi"``, the tick and the current metrics as text."""
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() called without render_mode; pass render_mode='ansi'")
+    def render(self) -> str | np.ndarray | None:
+        """Render the current state as ``render_mode`` says.
+
+        ``"ansi"``: the tick and the current metrics as text (returned); ``"human"``: the same
+        text printed; ``"rgb_array"``: a picture ``[H, W, 3]`` of ``uint8`` (see
+        :meth:`render_rgb`); ``None`` or another mode: a warning, nothing rendered.
+        """
+        if self.render_mode is None or self.render_mode not in RENDER_MODES:
+            gymnasium.logger.warn(
+                f"render() called with render_mode={self.render_mode!r}; pass one of "
+                f"{list(RENDER_MODES)} to the constructor"
+            )
             return None
+        self._require_reset("render()")
+        if self.render_mode == "rgb_array":
+            return self.render_rgb()
+        text = self.render_text()
+        if self.render_mode == "human":
+            print(text)
+            return None
+        return text
+
+    def render_text(self) -> str:
+        """The tick, the live agents and every current metric, one per line."""
+        self._require_reset("render_text()")
         lines = [
             f"{self.metadata['name']} tick {self.tick}/{self.max_steps}, agents {len(self.agents)}"
         ]
         lines += [f"  {k} = {v:.6g}" for k, v in self.metrics().items()]
         return "\n".join(lines)
 
+    def render_rgb(self) -> np.ndarray:
+        """A picture of the state, ``[H, W, 3]`` ``uint8``: the episode's metrics as lines
+        (each scaled to its own range) over bars of every role's last observation, averaged
+        over its live agents. Models with a spatial state draw their grid instead."""
+        self._require_reset("render_rgb()")
+        from heas_envs.env.render import metrics_and_bars
+
+        means = {
+            r: o[self._alive[r]].mean(axis=0) if self._alive[r].any() else np.zeros(o.shape[1:])
+            for r, o in self._obs.items()
+        }
+        return metrics_and_bars(self._history, means, title=self.metadata["name"])
+
+    def _record_history(self) -> None:
+        if self.render_mode == "rgb_array":  # only a picture needs the metrics' history
+            self._history.append(self.metrics())
+
+    def _require_reset(self, what: str) -> None:
+        if not self._obs:
+            raise RuntimeError(f"call reset() before {what}")
+
     def close(self) -> None:
         """Release resources (none are held)."""
 
     def metrics(self) -> dict[str, float]:
         """Every stream's per-tick metrics now, keyed ``"<stream>.<metric>"``."""
+        self._require_reset("metrics()")
         return {k: _scalar(v) for k, v in self.model.metrics_step().items()}
 
     def episode_metrics(self) -> dict[str, float]:
         """Every stream's end-of-episode metrics, keyed ``"<stream>.<metric>"``."""
+        self._require_reset("episode_metrics()")
         return {k: _scalar(v) for k, v in self.model.metrics_episode().items()}
 
     def heuristic_actions(
@@ -398,24 +477,64 @@ class HierarchicalParallelEnv(ParallelEnv):
         }
 
 
+def with_max_cycles(params: Mapping[str, Any], max_cycles: Any = None) -> dict[str, Any]:
+    """``params`` with PettingZoo's ``max_cycles`` given as ``max_steps`` (its name here).
+
+    Raises:
+        ValueError: Both ``max_steps`` and ``max_cycles`` are given.
+    """
+    out = dict(params)
+    if max_cycles is None:
+        return out
+    if out.get("max_steps") is not None:
+        raise ValueError(
+            f"give max_steps or max_cycles (PettingZoo's name for it), not both; got "
+            f"max_steps={out['max_steps']!r} and max_cycles={max_cycles!r}"
+        )
+    out["max_steps"] = max_cycles
+    return out
+
+
 def pettingzoo_constructors(
     cls: type[HierarchicalParallelEnv],
 ) -> tuple[Callable[..., HierarchicalParallelEnv], Callable[..., Any]]:
     """A model module's PettingZoo entry points ``(parallel_env, raw_env)`` for ``cls``.
 
     ``parallel_env(**params)`` builds the parallel env; ``raw_env(**params)`` its AEC view
-    (``parallel_to_aec``). Modules also bind ``env = raw_env``, as PettingZoo's do.
+    (:func:`aec_view`). Modules also bind ``env = raw_env``, as PettingZoo's do.
     """
 
     def parallel_env(**params: Any) -> HierarchicalParallelEnv:
         return cls(**params)
 
     def raw_env(**params: Any) -> Any:
-        return parallel_to_aec(cls(**params))
+        return aec_view(cls(**params))
 
     parallel_env.__doc__ = f"PettingZoo convention: a :class:`{cls.__name__}` (parallel API)."
     raw_env.__doc__ = f"PettingZoo convention: the AEC view of a :class:`{cls.__name__}`."
     return parallel_env, raw_env
+
+
+class CheckedAECEnv(parallel_to_aec_wrapper):
+    """PettingZoo's AEC conversion of a parallel env, validating each action when it is given.
+
+    PettingZoo's own conversion stores every agent's action and validates nothing until the
+    last agent of the cycle acts; an invalid action then fails the whole cycle, and every later
+    call repeats the error for that earlier agent. Here an invalid action raises at once,
+    naming the agent that gave it, and changes nothing: the same agent is asked again.
+    """
+
+    def step(self, action: Any) -> None:
+        """Store (or, for the cycle's last agent, play) the selected agent's action."""
+        agent = self.agent_selection
+        if not (self.terminations[agent] or self.truncations[agent]):
+            self.env.check_action(agent, action)
+        super().step(action)
+
+
+def aec_view(env: HierarchicalParallelEnv) -> OrderEnforcingWrapper:
+    """The AEC view of ``env``: PettingZoo's conversion, with actions checked as they come."""
+    return OrderEnforcingWrapper(CheckedAECEnv(env))
 
 
 def sample_actions(space: spaces.Space, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -455,6 +574,87 @@ def _valid_rows(space: spaces.Space, raw: np.ndarray) -> np.ndarray:
         return finite & ok.all(axis=axes)
     inside = (raw >= space.low) & (raw <= space.high)
     return finite & inside.all(axis=axes)
+
+
+def check_render_mode(render_mode: Any, modes: list[str]) -> str | None:
+    """``render_mode`` if it is ``None`` or one of ``modes``; another string with a warning.
+
+    Gymnasium's ``make`` warns on an unknown mode instead of refusing it, and clients such as
+    Stable-Baselines3's ``make_vec_env`` pass ``"rgb_array"`` to every env: so do we.
+
+    Raises:
+        ValueError: ``render_mode`` is neither ``None`` nor a string.
+    """
+    if render_mode is None or render_mode in modes:
+        return render_mode
+    if not isinstance(render_mode, str):
+        raise ValueError(f"render_mode must be None or one of {modes}, got {_short(render_mode)}")
+    gymnasium.logger.warn(
+        f"render_mode {render_mode!r} is not supported (supported: {modes}); render() will "
+        "render nothing"
+    )
+    return render_mode
+
+
+def check_seed(seed: Any) -> int | None:
+    """``seed`` as an int if it is ``None`` or an integer in ``[0, 2**63 - 1]``.
+
+    Raises:
+        ValueError: Anything else (the message says "seed" and the accepted range).
+    """
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"seed must be None or an integer in [0, 2**63 - 1], got {_short(seed)}")
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {_short(seed)}")
+    return int(seed)
+
+
+def as_real_array(value: Any) -> np.ndarray | None:
+    """``value`` as a float64 array if it holds only real numbers, else ``None``.
+
+    Booleans, integers and floats (Python, NumPy, or tensors, which are detached first) pass;
+    strings, bytes, complex numbers, ``None``, objects and integers beyond int64 do not.
+    """
+    if isinstance(value, (str, bytes)):
+        return None
+    detach = getattr(value, "detach", None)
+    if callable(detach) and hasattr(value, "numpy"):  # a torch tensor, maybe requiring grad
+        value = detach().cpu().numpy()
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        return None
+    if arr.dtype.kind not in "biuf":
+        return None
+    return arr.astype(np.float64)
+
+
+def _state_space(groups: Any) -> spaces.Box:
+    """Every slot's observation space, role by role, flattened into one finite Box."""
+    lows, highs = [], []
+    for g in groups:
+        space = g.observation_space
+        lows.append(np.tile(np.asarray(space.low, np.float32).reshape(-1), g.n_agents))
+        highs.append(np.tile(np.asarray(space.high, np.float32).reshape(-1), g.n_agents))
+    big = np.finfo(np.float32).max
+    low = np.clip(np.concatenate(lows), -big, big)
+    high = np.clip(np.concatenate(highs), -big, big)
+    return spaces.Box(low, high, dtype=np.float32)
+
+
+def _copies(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: v.copy() for k, v in arrays.items()}
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (huge ints and arrays stay readable)."""
+    try:
+        text = repr(value)
+    except Exception:  # a repr that fails (huge ints beyond Python's digit limit, ...)
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"
 
 
 def _scalar(value: Any) -> float:

@@ -8,7 +8,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from heas_envs.env.parallel import HierarchicalParallelEnv, sample_actions
+from heas_envs.env.parallel import RENDER_MODES, HierarchicalParallelEnv, sample_actions
 
 #: A background policy of one role: observations ``[n_agents, *obs]`` -> actions ``[n_agents, *act]``.
 RolePolicy = Callable[[np.ndarray], np.ndarray]
@@ -30,11 +30,12 @@ class SingleAgentEnv(gymnasium.Env):
         background: ``"heuristic"`` (the model's reference policy), ``"random"``, a function
             mapping one role's observations ``[n_agents, *obs]`` to its actions, or a mapping
             from role to any of these (roles left out play the heuristic).
-        render_mode: ``None`` or ``"ansi"``.
+        render_mode: ``None``, ``"human"``, ``"ansi"`` or ``"rgb_array"`` (the parallel env's
+            rendering; another value is kept with a warning, as ``gymnasium.make`` does).
         **params: Parameters of the model.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
 
     def __init__(
         self,
@@ -67,18 +68,22 @@ class SingleAgentEnv(gymnasium.Env):
         return obs[self.focal_role][self.focal_index], {}
 
     def step(self, action: Any):
-        """Act for the focal agent; the background policy acts for the others."""
-        actions = self._background_actions()
+        """Act for the focal agent; the background policy acts for the others.
+
+        An invalid focal action (or a failing background policy) raises before anything
+        changes, the random background's generator included.
+        """
+        row = self.parallel.check_action(self.focal_agent, action)
+        state = self.np_random.bit_generator.state
         role, i = self.focal_role, self.focal_index
-        row = np.asarray(action, dtype=np.float64)
-        if row.shape != actions[role].shape[1:]:
-            raise ValueError(
-                f"invalid action {action!r} for agent {self.focal_agent!r}: expected shape "
-                f"{actions[role].shape[1:]} in {self.action_space}"
-            )
-        actions[role] = np.array(actions[role], dtype=np.float64)
-        actions[role][i] = row
-        out = self.parallel.step_arrays(actions)
+        try:
+            actions = self._background_actions()
+            actions[role] = np.array(actions[role], dtype=np.float64)
+            actions[role][i] = row
+            out = self.parallel.step_arrays(actions)
+        except Exception:
+            self.np_random.bit_generator.state = state
+            raise
         info = self.parallel.metrics()
         return (
             out.obs[role][i],
@@ -101,8 +106,8 @@ class SingleAgentEnv(gymnasium.Env):
                 out[role] = np.asarray(policy(obs[role]))
         return out
 
-    def render(self) -> str | None:
-        """The parallel env's text rendering."""
+    def render(self) -> str | np.ndarray | None:
+        """The parallel env's rendering (text, or a picture with ``render_mode="rgb_array"``)."""
         return self.parallel.render()
 
     def close(self) -> None:

@@ -327,7 +327,7 @@ def boltzmann_spec(
 class BoltzmannEnv(HierarchicalParallelEnv):
     __doc__ = __doc__
 
-    metadata = {"name": "boltzmann_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {**HierarchicalParallelEnv.metadata, "name": "boltzmann_v0"}
 
     def __init__(
         self,

@@ -610,7 +610,7 @@ def ecology_spec(
 class EcologyEnv(HierarchicalParallelEnv):
     __doc__ = __doc__
 
-    metadata = {"name": "ecology_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {**HierarchicalParallelEnv.metadata, "name": "ecology_v0"}
 
     def __init__(
         self,

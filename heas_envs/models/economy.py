@@ -861,7 +861,7 @@ def economy_spec(config: EconomyConfig) -> list[LayerSpec]:
 class EconomyEnv(HierarchicalParallelEnv):
     __doc__ = __doc__
 
-    metadata = {"name": "economy_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {**HierarchicalParallelEnv.metadata, "name": "economy_v0"}
 
     def __init__(
         self,

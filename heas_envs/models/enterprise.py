@@ -868,7 +868,7 @@ def enterprise_spec(
 class EnterpriseEnv(HierarchicalParallelEnv):
     __doc__ = __doc__
 
-    metadata = {"name": "enterprise_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {**HierarchicalParallelEnv.metadata, "name": "enterprise_v0"}
 
     def __init__(
         self,

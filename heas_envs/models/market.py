@@ -418,7 +418,7 @@ def market_spec(
 class MarketEnv(HierarchicalParallelEnv):
     __doc__ = __doc__
 
-    metadata = {"name": "market_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {**HierarchicalParallelEnv.metadata, "name": "market_v0"}
 
     def __init__(
         self,

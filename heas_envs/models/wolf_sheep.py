@@ -636,7 +636,7 @@ def wolf_sheep_spec(
 class WolfSheepEnv(HierarchicalParallelEnv):
     __doc__ = __doc__
 
-    metadata = {"name": "wolf_sheep_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {**HierarchicalParallelEnv.metadata, "name": "wolf_sheep_v0"}
 
     def __init__(
         self,

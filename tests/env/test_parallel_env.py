@@ -29,12 +29,18 @@ def test_a_dead_agent_is_terminated_once_and_removed():
     assert "watcher_1" not in obs
 
 
-def test_an_action_for_a_dead_agent_is_refused_by_name():
-    env = toy_env(death={1: 0})
-    env.reset(seed=0)
-    env.step(zeros(env))
-    with pytest.raises(ValueError, match="dead or unborn agent 'watcher_1'"):
-        env.step({**zeros(env), "watcher_1": np.zeros(1)})
+def test_actions_for_dead_or_unborn_agents_are_ignored_and_unknown_ids_refused():
+    env, same = toy_env(death={1: 0}, unborn=(2,)), toy_env(death={1: 0}, unborn=(2,))
+    env.reset(seed=0), same.reset(seed=0)
+    env.step(zeros(env)), same.step(zeros(same))
+    assert env.agents == ["watcher_0"]
+    extra = {"watcher_1": np.full(1, 0.5), "watcher_2": "not even an action"}
+    out = env.step({**zeros(env), **extra})  # dead watcher_1, unborn watcher_2: ignored
+    assert np.asarray(out[0]["watcher_0"]).tolist() == same.step(zeros(same))[0][
+        "watcher_0"
+    ].tolist()
+    with pytest.raises(ValueError, match=r"unknown agents \['watcher_9'\]"):
+        env.step({**zeros(env), "watcher_9": np.zeros(1)})
 
 
 def test_a_newborn_appears_in_all_five_dicts_in_its_birth_step():
@@ -83,7 +89,7 @@ def test_unknown_and_missing_agents_are_refused():
     env = heas_envs.make_parallel("heas_envs/Market-v0", n_traders=2)
     env.reset(seed=0)
     actions = {a: env.action_space(a).sample() for a in env.agents}
-    with pytest.raises(ValueError, match="unknown agent 'trader_9'"):
+    with pytest.raises(ValueError, match=r"unknown agents \['trader_9'\]"):
         env.step({**actions, "trader_9": np.zeros(1)})
     del actions["trader_1"]
     with pytest.raises(ValueError, match="no action for live agents.*trader_1"):
@@ -147,14 +153,19 @@ def test_truncation_at_max_steps_ends_the_episode():
         env.step({})
 
 
-def test_env_refuses_a_batched_model_and_bad_render_mode():
+def test_env_refuses_a_batched_model_and_warns_on_an_unknown_render_mode():
     from heas_envs.core import make_model
     from heas_envs.models.market import MarketEnv, market_spec
 
     with pytest.raises(ValueError, match="steps one world"):
         HierarchicalParallelEnv(make_model(market_spec(**MarketEnv().params), n_worlds=2))
-    with pytest.raises(ValueError, match=r"render_mode must be one of \['ansi'\]"):
-        heas_envs.make_parallel("heas_envs/Market-v0", render_mode="human")
+    with pytest.warns(UserWarning, match="render_mode 'video' is not supported"):
+        env = heas_envs.make_parallel("heas_envs/Market-v0", render_mode="video")
+    env.reset(seed=0)
+    with pytest.warns(UserWarning, match="render\\(\\) called with render_mode='video'"):
+        assert env.render() is None
+    with pytest.raises(ValueError, match="render_mode must be None or one of"):
+        heas_envs.make_parallel("heas_envs/Market-v0", render_mode=3)
 
 
 def test_an_agent_born_in_the_truncation_step_is_not_reported():

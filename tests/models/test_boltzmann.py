@@ -210,7 +210,7 @@ def test_mean_episode_return_is_zero_for_every_policy() -> None:
         {"initial_wealth": 0},
         {"n_candidates": 65},
         {"max_steps": 0},
-        {"render_mode": "human"},
+        {"render_mode": 3},
     ],
 )
 def test_invalid_parameters_are_refused_by_name(bad: dict) -> None:
