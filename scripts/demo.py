@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import dataclass
 
 import gymnasium
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 import heas_envs
+from agents.threads import set_torch_threads
 from heas_envs.cli import run_episodes
 
 
@@ -32,6 +34,8 @@ class Args:
     """Evaluation episodes per policy."""
     seed: int = 0
     """Seed of training and of the first evaluation episode."""
+    threads: int = 1
+    """Torch threads (one is fastest for these small networks on few cores)."""
 
 
 def focal_return(env: gymnasium.Env, act, seed: int) -> float:
@@ -66,11 +70,25 @@ def main() -> None:
         )
 
     from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
 
+    class Progress(BaseCallback):
+        """Print the steps done after every rollout."""
+
+        def _on_rollout_end(self) -> None:
+            rate = self.num_timesteps / (time.perf_counter() - started)
+            print(f"  PPO {self.num_timesteps}/{args.timesteps} steps ({rate:.0f} steps/s)")
+
+        def _on_step(self) -> bool:
+            return True
+
+    threads = set_torch_threads(args.threads)
+    print(f"Training PPO on the ecology patch manager with {threads} torch thread(s):")
     torch.manual_seed(args.seed)
     env = gymnasium.make("heas_envs/Ecology-v0", max_steps=100)
     model = PPO("MlpPolicy", env, n_steps=500, batch_size=100, seed=args.seed, verbose=0)
-    model.learn(total_timesteps=args.timesteps, progress_bar=False)
+    started = time.perf_counter()
+    model.learn(total_timesteps=args.timesteps, callback=Progress())
     seeds = range(1000 + args.seed, 1000 + args.seed + args.episodes)
     rng = np.random.default_rng(args.seed)
     low, high = env.action_space.low, env.action_space.high

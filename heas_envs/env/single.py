@@ -8,7 +8,12 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from heas_envs.env.parallel import RENDER_MODES, HierarchicalParallelEnv, sample_actions
+from heas_envs.env.parallel import (
+    RENDER_MODES,
+    HierarchicalParallelEnv,
+    check_seed,
+    sample_actions,
+)
 
 #: A background policy of one role: observations ``[n_agents, *obs]`` -> actions ``[n_agents, *act]``.
 RolePolicy = Callable[[np.ndarray], np.ndarray]
@@ -61,7 +66,7 @@ class SingleAgentEnv(gymnasium.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Reset the model (the same seed repeats the episode) and return the focal observation."""
-        super().reset(seed=seed)
+        super().reset(seed=check_seed(seed))
         obs, alive = self.parallel.reset_arrays(seed=seed)
         if not alive[self.focal_role][self.focal_index]:
             raise RuntimeError(f"the focal agent {self.focal_agent!r} is not alive at reset")

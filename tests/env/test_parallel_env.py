@@ -36,9 +36,9 @@ def test_actions_for_dead_or_unborn_agents_are_ignored_and_unknown_ids_refused()
     assert env.agents == ["watcher_0"]
     extra = {"watcher_1": np.full(1, 0.5), "watcher_2": "not even an action"}
     out = env.step({**zeros(env), **extra})  # dead watcher_1, unborn watcher_2: ignored
-    assert np.asarray(out[0]["watcher_0"]).tolist() == same.step(zeros(same))[0][
-        "watcher_0"
-    ].tolist()
+    assert (
+        np.asarray(out[0]["watcher_0"]).tolist() == same.step(zeros(same))[0]["watcher_0"].tolist()
+    )
     with pytest.raises(ValueError, match=r"unknown agents \['watcher_9'\]"):
         env.step({**zeros(env), "watcher_9": np.zeros(1)})
 
