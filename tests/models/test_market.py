@@ -81,3 +81,18 @@ def test_momentum_traders_lose_less_than_random_traders():
     random = run_episodes("heas_envs/Market-v0", episodes=10, policy="random")
     mean = lambda rows: np.mean([r["return/trader"] for r in rows])  # noqa: E731
     assert mean(heuristic) > mean(random)
+
+
+def test_ten_thousand_random_ticks_keep_prices_in_band_and_outputs_finite_in_space():
+    env = heas_envs.make_parallel("heas_envs/Market-v0", max_steps=10_000)
+    spaces = {r: env.observation_space(f"{r}_0") for r in env.roles}
+    env.reset_arrays(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(10_000):
+        out = env.step_arrays(env.random_actions(rng))
+        for role, obs in out.obs.items():
+            assert np.isfinite(obs).all() and np.isfinite(out.rewards[role]).all(), role
+            assert ((obs >= spaces[role].low) & (obs <= spaces[role].high)).all(), role
+        price = env.model.ctx["price.price"][0]
+        assert 100.0 / PRICE_BAND <= price <= 100.0 * PRICE_BAND
+    assert out.truncated["trader"].all() and env.agents == []
