@@ -232,8 +232,12 @@ def documented_arguments(obj: Any) -> list[str]:
 
 
 def signature_arguments(cls: type) -> list[str]:
-    """The names of the ``__init__`` parameters of ``cls``, in order (without ``self``)."""
-    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    """The names of the constructor parameters of ``cls``, in order (without ``self``).
+
+    This is ``inspect.signature(cls)``, so a declared signature (``cls.__signature__``, as
+    :class:`~heas_envs.env.model_env.ModelEnv` subclasses have) counts.
+    """
+    params = inspect.signature(cls).parameters.values()
     return [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 

@@ -1,19 +1,34 @@
-"""The ``heas-envs`` command: list the environments and run episodes with a built-in policy."""
+"""The ``heas-envs`` command: list the environments, show their parameters and run episodes
+with a built-in policy."""
 
 from __future__ import annotations
 
 import argparse
-import ast
 import json
+import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import numpy as np
 
-from heas_envs.registration import env_spec, list_envs, make_parallel
+from heas_envs.core.params import MAX_STEPS, check_int
+from heas_envs.registration import (
+    ENV_ARGUMENTS,
+    env_params_class,
+    env_spec,
+    list_envs,
+    make_parallel,
+)
 
 POLICIES = ("random", "heuristic")
+#: The largest seed (NumPy seeds are non-negative; 2**63 - 1 fits every integer type).
+MAX_SEED = 2**63 - 1
+#: The most episodes one ``heas-envs run`` plays.
+MAX_EPISODES = 1_000_000
+_MAX_DIGITS = 30  # longer numbers on the command line are refused before they are parsed
+_SHOW = 40  # longest piece of bad input repeated in a message
 
 
 class UsageError(Exception):
@@ -41,9 +56,9 @@ def run_episodes(
 
     Args:
         env_id: A registered env id.
-        episodes: Number of episodes, >= 1.
+        episodes: Number of episodes, in [1, :data:`MAX_EPISODES`].
         steps: Ticks per episode (the env's ``max_steps``); default: the env's default.
-        seed: Seed of the first episode.
+        seed: Seed of the first episode, in [0, :data:`MAX_SEED`] (and so is the last one's).
         policy: ``"heuristic"`` (the model's reference policy) or ``"random"``.
         params: Model parameters.
         progress: Show a progress bar on standard error.
@@ -51,16 +66,27 @@ def run_episodes(
     Returns:
         Rows with ``episode``, ``seed``, ``steps``, ``return/<role>`` (mean over the role's
         agents of their summed rewards) and the streams' episode metrics.
+
+    Raises:
+        ValueError: An argument outside its range, an unknown env id or parameter, or both
+            ``steps`` and ``params["max_steps"]``.
     """
     from tqdm import tqdm
 
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {list(POLICIES)}, got {policy!r}")
-    if int(episodes) < 1:
-        raise ValueError(f"episodes must be >= 1, got {episodes!r}")
+    episodes = check_int("episodes", episodes, 1, MAX_EPISODES)
+    seed = check_int("seed", seed, 0, MAX_SEED)
+    if seed + episodes - 1 > MAX_SEED:
+        raise ValueError(
+            f"the last episode's seed, seed + episodes - 1 = {seed + episodes - 1}, must be "
+            f"<= {MAX_SEED} (2**63 - 1)"
+        )
     params = dict(params or {})
     if steps is not None:
-        params["max_steps"] = steps
+        if params.get("max_steps") is not None:
+            raise ValueError("give steps or the parameter max_steps, not both")
+        params["max_steps"] = check_int("steps", steps, 1, MAX_STEPS)
     env = make_parallel(env_id, **params)
     rows = []
     for k in tqdm(range(episodes), desc=env_id, disable=not progress, file=sys.stderr):
@@ -85,17 +111,53 @@ def run_episodes(
     return rows
 
 
-def _parse_params(items: Sequence[str]) -> dict[str, Any]:
+def parse_params(env_id: str, items: Sequence[str]) -> dict[str, Any]:
+    """``--param KEY=VALUE`` items as model parameters of ``env_id``, each value parsed by the
+    declaration (:meth:`~heas_envs.core.params.ModelParams.parse_text`).
+
+    Raises:
+        ValueError: An unknown env id or parameter (listing the valid ones), a key given
+            twice, an env argument (``render_mode``, ``max_cycles``) or a value that is not
+            of the parameter's type.
+    """
+    declared = env_params_class(env_id)
     params: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key:
-            raise UsageError(f"--param takes KEY=VALUE, got {item!r}")
-        try:
-            params[key] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            params[key] = text
+            raise ValueError(f"--param takes KEY=VALUE, got {_short(item)!r}")
+        if key in ENV_ARGUMENTS or key == "env_id":
+            raise ValueError(
+                f"--param sets model parameters; {key} is not one (the env id is the "
+                f"positional argument, max_cycles is --steps); valid parameters: "
+                f"{sorted(declared.names())}"
+            )
+        if key in params:
+            raise ValueError(f"--param {_short(key)} is given twice")
+        params[key] = declared.parse_text(key, text, env_id=env_id)
     return params
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _SHOW else f"{text[:_SHOW]}... ({len(text)} characters)"
+
+
+def _bounded_int(name: str, low: int, high: int, high_text: str | None = None) -> Callable:
+    """An argparse ``type`` for an integer in ``[low, high]`` (long text refused unparsed)."""
+
+    def parse(text: str) -> int:
+        bounds = f"[{low}, {high_text or high}]"
+        if len(text) > _MAX_DIGITS or not re.fullmatch(r"[+-]?\d+", text.strip()):
+            raise argparse.ArgumentTypeError(
+                f"{name} must be an integer in {bounds}, got {_short(text)!r}"
+            )
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer in {bounds}, got {value}")
+        return value
+
+    parse.__name__ = name
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,40 +165,103 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="heas-envs", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="the env ids with a one-line description")
+    show = sub.add_parser(
+        "params", help="the parameters of an env: name, type, default, range, meaning"
+    )
+    show.add_argument("env_id", help="a registered env id (see `heas-envs list`)")
+    show.add_argument("--json", action="store_true", help="print the JSON schema instead")
     run = sub.add_parser("run", help="run episodes and print a summary table")
     run.add_argument("env_id", help="a registered env id (see `heas-envs list`)")
-    run.add_argument("--episodes", type=int, default=3, help="number of episodes (default 3)")
-    run.add_argument("--steps", type=int, default=None, help="ticks per episode (default: env's)")
-    run.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
+    run.add_argument(
+        "--episodes",
+        type=_bounded_int("episodes", 1, MAX_EPISODES),
+        default=3,
+        help=f"number of episodes, at most {MAX_EPISODES} (default 3)",
+    )
+    run.add_argument(
+        "--steps",
+        type=_bounded_int("steps", 1, MAX_STEPS),
+        default=None,
+        help="ticks per episode (default: the env's max_steps)",
+    )
+    run.add_argument(
+        "--seed",
+        type=_bounded_int("seed", 0, MAX_SEED, "2**63 - 1"),
+        default=0,
+        help="seed of the first episode, in [0, 2**63 - 1] (default 0)",
+    )
     run.add_argument("--policy", choices=POLICIES, default="heuristic", help="who acts")
     run.add_argument(
-        "--param", action="append", default=[], metavar="KEY=VALUE", help="model parameter"
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a model parameter (see `heas-envs params ENV_ID`)",
     )
     run.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     return parser
 
 
+def params_table(env_id: str) -> str:
+    """The parameters of ``env_id`` as a text table: name, type, default, range, meaning.
+
+    Defaults are written as ``--param`` takes them (JSON literals).
+    """
+    rows = [("name", "type", "default", "range", "meaning")]
+    for i in env_params_class(env_id).describe():
+        rows.append((i.name, i.type_name, json.dumps(i.default), i.range_text(), i.doc))
+    widths = [max(len(r[k]) for r in rows) for k in range(4)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(r[:4], widths)) + "  " + r[4] for r in rows
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``heas-envs``; returns the exit status."""
+    """Entry point of ``heas-envs``; returns the exit status.
+
+    Bad input prints one line starting with ``error:`` on standard error and returns 2;
+    Ctrl-C prints ``interrupted`` and returns 130; a closed standard output (``| head``)
+    ends quietly with 141.
+    """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command == "list":
             for env_id in list_envs():
                 print(f"{env_id:28s} {env_spec(env_id).description}")
             return 0
-        if args.episodes < 1:
-            raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
+        if args.command == "params":
+            if args.json:
+                print(json.dumps(env_params_class(args.env_id).json_schema(), indent=2))
+            else:
+                print(params_table(args.env_id))
+            return 0
+        env_spec(args.env_id)  # an unknown id first
+        params = parse_params(args.env_id, args.param)
+        if args.steps is not None and "max_steps" in params:
+            raise UsageError("give --steps or --param max_steps, not both")
         rows = run_episodes(
             args.env_id,
             episodes=args.episodes,
             steps=args.steps,
             seed=args.seed,
             policy=args.policy,
-            params=_parse_params(args.param),
+            params=params,
             progress=not args.json and sys.stderr.isatty(),
         )
     except (UsageError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        message = " ".join(str(err).split())
+        print(f"error: {message}", file=sys.stderr)
         return 2
     if args.json:
         for row in rows:
@@ -148,7 +273,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 pd.DataFrame(rows).set_index("episode").to_string(float_format=lambda v: f"{v:.4g}")
             )
+    sys.stdout.flush()  # a closed pipe shows here, inside main, not at interpreter exit
     return 0
+
+
+def _silence_stdout() -> None:
+    """Point standard output at ``/dev/null`` so that the flush at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":

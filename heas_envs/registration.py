@@ -14,6 +14,8 @@ from typing import Any
 import gymnasium
 import pettingzoo
 
+from heas_envs.core.params import ModelParams
+
 
 @dataclass(frozen=True)
 class EnvSpec:
@@ -93,27 +95,78 @@ def env_spec(env_id: str) -> EnvSpec:
     return _REGISTRY[env_id]
 
 
+#: The env arguments that are not model parameters.
+ENV_ARGUMENTS = ("render_mode", "max_cycles")
+
+
+def env_params_class(env_id: str) -> type[ModelParams]:
+    """The parameter declaration of ``env_id`` (a :class:`~heas_envs.core.params.ModelParams`
+    dataclass): names, types, defaults, bounds and meanings.
+
+    Raises:
+        ValueError: An unknown id, or an env class without a declaration (a user's model that
+            is not a :class:`~heas_envs.env.model_env.ModelEnv`).
+    """
+    params = _declaration(env_spec(env_id).load())
+    if params is None:
+        raise ValueError(
+            f"{env_id} declares no parameters (its class is not a "
+            f"heas_envs.env.model_env.ModelEnv); see the signature of its class"
+        )
+    return params
+
+
+def env_json_schema(env_id: str) -> dict[str, Any]:
+    """The JSON Schema of the parameters of ``env_id`` (see :func:`env_params_class`)."""
+    return env_params_class(env_id).json_schema()
+
+
 def env_parameters(env_id: str) -> dict[str, Any]:
-    """The parameters of ``env_id`` with their defaults."""
+    """The model parameters of ``env_id`` with their defaults (``max_steps`` included; not
+    the env arguments ``render_mode`` and ``max_cycles``)."""
     cls = env_spec(env_id).load()
-    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    return {p.name: p.default for p in params}
+    params = _declaration(cls)
+    if params is not None:
+        return params.defaults()
+    signature = list(inspect.signature(cls).parameters.values())
+    return {
+        p.name: p.default
+        for p in signature
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in ENV_ARGUMENTS
+    }
 
 
 def make_parallel(env_id: str, **params: Any):
     """Build the PettingZoo ``ParallelEnv`` of ``env_id``.
 
+    Args:
+        env_id: A registered id (see :func:`list_envs`).
+        **params: Model parameters (see :func:`env_parameters`) and the env arguments
+            ``render_mode`` and ``max_cycles``.
+
     Raises:
         ValueError: An unknown id or parameter (the message lists the valid ones), or a
             parameter value outside its range.
     """
-    valid = env_parameters(env_id)
+    cls = env_spec(env_id).load()
+    if _declaration(cls) is not None:
+        valid = [*env_parameters(env_id), *ENV_ARGUMENTS]
+    else:  # a user's class: its signature
+        signature = inspect.signature(cls).parameters.values()
+        valid = [p.name for p in signature if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if any(p.kind == p.VAR_KEYWORD for p in signature):
+            valid += list(params)
     unknown = sorted(set(params) - set(valid))
     if unknown:
         raise ValueError(
             f"unknown parameter(s) {unknown} for {env_id}; valid parameters: {sorted(valid)}"
         )
-    return env_spec(env_id).load()(**params)
+    return cls(**params)
+
+
+def _declaration(cls: type) -> type[ModelParams] | None:
+    params = getattr(cls, "Params", None)
+    return params if isinstance(params, type) and issubclass(params, ModelParams) else None
 
 
 register(

@@ -12,7 +12,15 @@ from heas_envs.core.model import (
     make_model_from_spec,
     validate_data_flow,
 )
-from heas_envs.core.params import check_bool, check_choice, check_float, check_int
+from heas_envs.core.params import (
+    ModelParams,
+    ParamInfo,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    param,
+)
 from heas_envs.core.stream import AgentGroup, Stream
 
 __all__ = [
@@ -22,6 +30,8 @@ __all__ = [
     "LayerSpec",
     "LayerTrace",
     "Model",
+    "ModelParams",
+    "ParamInfo",
     "Stream",
     "StreamSpec",
     "check_bool",
@@ -31,5 +41,6 @@ __all__ = [
     "data_flow_edges",
     "make_model",
     "make_model_from_spec",
+    "param",
     "validate_data_flow",
 ]

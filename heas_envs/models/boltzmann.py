@@ -52,21 +52,12 @@ Heuristic: the Mesa rule (action 0) for every agent. A tick's rewards sum to zer
 episode return over agents is 0 under every policy; the heuristic is the reference dynamics,
 not a better-scoring policy.
 
-Args:
-    n_agents (int): Number of agents (Mesa's ``n``), in [1, 1000000].
-    width (int): Grid width, in [1, 10000].
-    height (int): Grid height, in [1, 10000].
-    initial_wealth (int): Units of wealth every agent starts with (Mesa: 1), in [1, 1000000].
-    n_candidates (int): Length of the observed candidate list, in [1, 64].
-    max_steps (int): Ticks per episode (truncation), >= 1.
-    render_mode (str | None): None or "ansi".
-
 Version history: v0 (initial release).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from gymnasium import spaces
@@ -77,10 +68,12 @@ from heas_envs.core import (
     LayerSpec,
     Stream,
     StreamSpec,
-    check_int,
     make_model,
 )
 from heas_envs.core.grid import grid_neighbours, random_neighbour
+from heas_envs.core.model import Model
+from heas_envs.core.params import MAX_STEPS, ModelParams, param
+from heas_envs.env.model_env import ModelEnv
 from heas_envs.env.parallel import HierarchicalParallelEnv, pettingzoo_constructors
 
 
@@ -299,6 +292,21 @@ class Inequality(Stream):
         }
 
 
+# -- picture -------------------------------------------------------------------------------------
+def boltzmann_frame(ctx: Context, width: int, height: int, world: int = 0) -> np.ndarray:
+    """World ``world``'s grid as an RGB frame: each cell's total wealth, from white (none) to
+    dark blue (the richest cell); cells with agents but no wealth are light grey."""
+    from heas_envs.env.render import grid_frame, shade
+
+    n_cells = width * height
+    cell, wealth = ctx["move.cell"][world], ctx["give.wealth"][world]
+    total = np.bincount(cell, weights=wealth, minlength=n_cells)
+    occupied = np.bincount(cell, minlength=n_cells) > 0
+    cells = shade(total / max(total.max(), 1), [255, 255, 255], [8, 48, 107])
+    cells[occupied & (total == 0)] = [215, 215, 215]
+    return grid_frame(cells.reshape(width, height, 3).transpose(1, 0, 2))
+
+
 def boltzmann_spec(
     *,
     n_agents: int,
@@ -324,33 +332,62 @@ def boltzmann_spec(
     ]
 
 
-class BoltzmannEnv(HierarchicalParallelEnv):
+_GRID_MEMORY = (
+    "the neighbour table holds 9 cells per cell of the width x height grid: a 2000 x 2000 "
+    "grid with the most agents takes about 3 GiB at reset and step; larger grids need more "
+    "than this machine's memory"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BoltzmannParams(ModelParams):
+    """The Boltzmann wealth model's parameters (the keyword arguments of :class:`BoltzmannEnv`)."""
+
+    n_agents: int = param(
+        100,
+        1,
+        500_000,
+        "Number of agents (Mesa's ``n``)",
+        why="half a million agents with 64 candidates on a 2000 x 2000 grid take about "
+        "3 GiB at reset and step; more need more than this machine's memory",
+    )
+    width: int = param(
+        10,
+        1,
+        2000,
+        "Grid width",
+        why=_GRID_MEMORY,
+    )
+    height: int = param(
+        10,
+        1,
+        2000,
+        "Grid height",
+        why=_GRID_MEMORY,
+    )
+    initial_wealth: int = param(
+        1, 1, 1_000_000, "Units of wealth every agent starts with (Mesa: 1)"
+    )
+    n_candidates: int = param(8, 1, 64, "Length of the observed candidate list")
+    max_steps: int = param(200, 1, MAX_STEPS, "Ticks per episode (truncation)")
+
+
+class BoltzmannEnv(ModelEnv):
     __doc__ = __doc__
 
     metadata = {**HierarchicalParallelEnv.metadata, "name": "boltzmann_v0"}
+    Params = BoltzmannParams
 
-    def __init__(
-        self,
-        n_agents: int = 100,
-        width: int = 10,
-        height: int = 10,
-        initial_wealth: int = 1,
-        n_candidates: int = 8,
-        max_steps: int = 200,
-        render_mode: str | None = None,
-    ) -> None:
-        params: dict[str, Any] = dict(
-            n_agents=check_int("n_agents", n_agents, 1, 1_000_000),
-            width=check_int("width", width, 1, 10_000),
-            height=check_int("height", height, 1, 10_000),
-            initial_wealth=check_int("initial_wealth", initial_wealth, 1, 1_000_000),
-            n_candidates=check_int("n_candidates", n_candidates, 1, 64),
-        )
-        self.params = params
-        super().__init__(
-            make_model(boltzmann_spec(**params)), max_steps=max_steps, render_mode=render_mode
-        )
+    def build_model(self, params: BoltzmannParams) -> Model:
+        """The Boltzmann wealth model for validated ``params``."""
+        return make_model(boltzmann_spec(**params.model_kwargs()))
+
+    def render_rgb(self) -> np.ndarray:
+        """The grid as a picture (see :func:`boltzmann_frame`)."""
+        self._require_reset("render_rgb()")
+        return boltzmann_frame(self.model.ctx, self.params["width"], self.params["height"])
 
 
 parallel_env, raw_env = pettingzoo_constructors(BoltzmannEnv)
 env = raw_env
+__doc__ = BoltzmannEnv.__doc__  # with the Args: section generated from the declaration

@@ -98,34 +98,12 @@ Defaults are those of HEAS's ``make_trait_spec`` (12 patches, ``x0 = 100``, ``y0
 ``fragmentation = 0.2``, ``move_cost = 0.2``, ``betaF = 0.3``, ``gammaV = 0.2``,
 ``mort = 0.15``, ``ext_thresh = 1``, 200 steps) except ``conversion`` (see above).
 
-Args:
-    n_patches (int): Number of patches (and managers), >= 1; HEAS's default is 12.
-    amplitude (float): Seasonal amplitude of the climate anomaly (and shock size), in [0, 1].
-    season_period (float): Ticks per seasonal cycle, in [1, 1e6].
-    shock_prob (float): Probability of a climate shock per patch per tick, in [0, 1].
-    fragmentation (float): Habitat quality is 1 - fragmentation; ring links break with it, in [0, 1].
-    move_cost (float): Share of migrants that die while moving, in [0, 1].
-    prey0 (float): Initial prey biomass per patch, in [0, 1e9].
-    predators0 (float): Initial predators per patch, in [0, 1e9].
-    growth_rate (float): Prey intrinsic growth rate r, in (0, 3].
-    carrying_capacity (float): Prey carrying capacity K per patch, in (0, 1e9].
-    climate_effect (float): Effect of the climate anomaly on prey growth (HEAS betaF), in [0, 1].
-    quality_effect (float): Effect of habitat quality on foraging (HEAS gammaV), in [0, 1].
-    attack_rate (float): Predation rate per predator at full risk, in [0, 1].
-    conversion (float): Predators gained per prey eaten, in [0, 10].
-    mortality (float): Predator mortality per tick, in [0, 1].
-    max_dispersal (float): Share of prey that leaves a patch at dispersal 1, in [0, 1].
-    predator_dispersal (float): Share of predators that leaves a patch each tick, in [0, 1].
-    extinction_threshold (float): Populations below it are set to 0 (extinct), in [0, 1e9].
-    max_steps (int): Ticks per episode (truncation), >= 1; HEAS runs 200.
-    render_mode (str | None): None or "ansi".
-
 Version history: v0 (initial release).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from gymnasium import spaces
@@ -136,10 +114,11 @@ from heas_envs.core import (
     LayerSpec,
     Stream,
     StreamSpec,
-    check_float,
-    check_int,
     make_model,
 )
+from heas_envs.core.model import Model
+from heas_envs.core.params import MAX_STEPS, ModelParams, param
+from heas_envs.env.model_env import ModelEnv
 from heas_envs.env.parallel import HierarchicalParallelEnv, pettingzoo_constructors
 
 DENSITY_CLIP = 10.0  # observed prey densities (prey / K) are clipped to [0, DENSITY_CLIP]
@@ -607,61 +586,61 @@ def ecology_spec(
     ]
 
 
-class EcologyEnv(HierarchicalParallelEnv):
+@dataclass(frozen=True, kw_only=True)
+class EcologyParams(ModelParams):
+    """The ecology's parameters (the keyword arguments of :class:`EcologyEnv`)."""
+
+    n_patches: int = param(
+        12,
+        1,
+        1_000_000,
+        "Number of patches (and managers); HEAS's default is 12",
+        why="a million patches take about 1.5 GiB at reset and step; more need more than "
+        "this machine's memory",
+    )
+    amplitude: float = param(
+        0.4, 0.0, 1.0, "Seasonal amplitude of the climate anomaly (and shock size)"
+    )
+    season_period: float = param(12.0, 1.0, 1e6, "Ticks per seasonal cycle")
+    shock_prob: float = param(0.1, 0.0, 1.0, "Probability of a climate shock per patch per tick")
+    fragmentation: float = param(
+        0.2, 0.0, 1.0, "Habitat quality is 1 - fragmentation; ring links break with it"
+    )
+    move_cost: float = param(0.2, 0.0, 1.0, "Share of migrants that die while moving")
+    prey0: float = param(100.0, 0.0, 1e9, "Initial prey biomass per patch")
+    predators0: float = param(20.0, 0.0, 1e9, "Initial predators per patch")
+    growth_rate: float = param(0.55, 1e-9, 3.0, "Prey intrinsic growth rate r")
+    carrying_capacity: float = param(1000.0, 1e-9, 1e9, "Prey carrying capacity K per patch")
+    climate_effect: float = param(
+        0.3, 0.0, 1.0, "Effect of the climate anomaly on prey growth (HEAS betaF)"
+    )
+    quality_effect: float = param(
+        0.2, 0.0, 1.0, "Effect of habitat quality on foraging (HEAS gammaV)"
+    )
+    attack_rate: float = param(0.01, 0.0, 1.0, "Predation rate per predator at full risk")
+    conversion: float = param(0.1, 0.0, 10.0, "Predators gained per prey eaten")
+    mortality: float = param(0.15, 0.0, 1.0, "Predator mortality per tick")
+    max_dispersal: float = param(0.2, 0.0, 1.0, "Share of prey that leaves a patch at dispersal 1")
+    predator_dispersal: float = param(
+        0.05, 0.0, 1.0, "Share of predators that leaves a patch each tick"
+    )
+    extinction_threshold: float = param(
+        1.0, 0.0, 1e9, "Populations below it are set to 0 (extinct)"
+    )
+    max_steps: int = param(200, 1, MAX_STEPS, "Ticks per episode (truncation); HEAS runs 200")
+
+
+class EcologyEnv(ModelEnv):
     __doc__ = __doc__
 
     metadata = {**HierarchicalParallelEnv.metadata, "name": "ecology_v0"}
+    Params = EcologyParams
 
-    def __init__(
-        self,
-        n_patches: int = 12,
-        amplitude: float = 0.4,
-        season_period: float = 12.0,
-        shock_prob: float = 0.1,
-        fragmentation: float = 0.2,
-        move_cost: float = 0.2,
-        prey0: float = 100.0,
-        predators0: float = 20.0,
-        growth_rate: float = 0.55,
-        carrying_capacity: float = 1000.0,
-        climate_effect: float = 0.3,
-        quality_effect: float = 0.2,
-        attack_rate: float = 0.01,
-        conversion: float = 0.1,
-        mortality: float = 0.15,
-        max_dispersal: float = 0.2,
-        predator_dispersal: float = 0.05,
-        extinction_threshold: float = 1.0,
-        max_steps: int = 200,
-        render_mode: str | None = None,
-    ) -> None:
-        params: dict[str, Any] = dict(
-            n_patches=check_int("n_patches", n_patches, 1, 1_000_000),
-            amplitude=check_float("amplitude", amplitude, 0.0, 1.0),
-            season_period=check_float("season_period", season_period, 1.0, 1e6),
-            shock_prob=check_float("shock_prob", shock_prob, 0.0, 1.0),
-            fragmentation=check_float("fragmentation", fragmentation, 0.0, 1.0),
-            move_cost=check_float("move_cost", move_cost, 0.0, 1.0),
-            prey0=check_float("prey0", prey0, 0.0, 1e9),
-            predators0=check_float("predators0", predators0, 0.0, 1e9),
-            growth_rate=check_float("growth_rate", growth_rate, 1e-9, 3.0),
-            carrying_capacity=check_float("carrying_capacity", carrying_capacity, 1e-9, 1e9),
-            climate_effect=check_float("climate_effect", climate_effect, 0.0, 1.0),
-            quality_effect=check_float("quality_effect", quality_effect, 0.0, 1.0),
-            attack_rate=check_float("attack_rate", attack_rate, 0.0, 1.0),
-            conversion=check_float("conversion", conversion, 0.0, 10.0),
-            mortality=check_float("mortality", mortality, 0.0, 1.0),
-            max_dispersal=check_float("max_dispersal", max_dispersal, 0.0, 1.0),
-            predator_dispersal=check_float("predator_dispersal", predator_dispersal, 0.0, 1.0),
-            extinction_threshold=check_float(
-                "extinction_threshold", extinction_threshold, 0.0, 1e9
-            ),
-        )
-        self.params = params
-        super().__init__(
-            make_model(ecology_spec(**params)), max_steps=max_steps, render_mode=render_mode
-        )
+    def build_model(self, params: EcologyParams) -> Model:
+        """The ecology model for validated ``params``."""
+        return make_model(ecology_spec(**params.model_kwargs()))
 
 
 parallel_env, raw_env = pettingzoo_constructors(EcologyEnv)
 env = raw_env
+__doc__ = EcologyEnv.__doc__  # with the Args: section generated from the declaration

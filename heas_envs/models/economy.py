@@ -131,35 +131,6 @@ Heuristic (from the observation only): signal and query ``2 w - 1`` (own tastes,
 with focus 0.5; work in the job maximising ``w_g * price_g * season_g`` with effort 0.7; declare
 the true utility weights and always trade; consume half of every good.
 
-Args:
-    n_agents (int): Citizens alive at reset, in [1, 100000].
-    max_population (int | None): Slots in the pool of citizen ids, >= n_agents; None means
-        10 * n_agents.
-    n_goods (int): Number of goods (and jobs), in [2, 16].
-    signal_dim (int): Dimension of the broadcast signal, in [1, 64].
-    decision (str): "tick" (one env step per tick) or "layer" (one env step per decision sub-step).
-    season_length (int): Ticks per seasonal cycle, >= 1.
-    season_amplitude (float): Amplitude of the seasonal yield factor, in [0, 1].
-    yield_noise (float): Log-sd of the yield shocks, in [0, 2].
-    productivity (float): Yield per unit of effort on unworked land in an average season, in
-        [0, 1000].
-    land (float): Total effort in a job that halves its yield per unit of effort, in units of
-        n_agents / n_goods, in [0.01, 100].
-    effort_cost (float): Weight of effort squared in the reward, in [0, 10].
-    trade_iterations (int): Gradient steps of the market clearing per tick, in [0, 100].
-    trade_rate (float): Step size of the market clearing, in [0, 1].
-    spoilage (float): Share of holdings that spoils per tick, in [0, 1].
-    subsistence (float): Units to consume per tick to not be hungry, in [0, 100].
-    starvation_ticks (int): Consecutive hungry ticks that kill, in [1, 1000].
-    max_age (int): Age at which a citizen dies, in [1, 1000000].
-    birth_wealth (float): Holdings needed to have a child, in [0, 1e6].
-    birth_rate (float): Probability per tick of a child when wealthy enough, in [0, 1].
-    birth_share (float): Share of each good the parent gives to the child, in [0, 1].
-    mutation (float): Log-sd of the mutation of inherited utility weights, in [0, 10].
-    initial_wealth (float): Units held by each citizen at reset, in [0, 1e4].
-    max_steps (int): Ticks per episode (truncation), >= 1.
-    render_mode (str | None): None or "ansi".
-
 Version history: v0 (initial release).
 """
 
@@ -177,11 +148,11 @@ from heas_envs.core import (
     LayerSpec,
     Stream,
     StreamSpec,
-    check_choice,
-    check_float,
-    check_int,
     make_model,
 )
+from heas_envs.core.model import Model
+from heas_envs.core.params import MAX_STEPS, ModelParams, check_int, param
+from heas_envs.env.model_env import ModelEnv
 from heas_envs.env.parallel import HierarchicalParallelEnv, pettingzoo_constructors
 
 PHASES = ("broadcast", "production", "trade", "consumption")
@@ -858,70 +829,101 @@ def economy_spec(config: EconomyConfig) -> list[LayerSpec]:
     ]
 
 
-class EconomyEnv(HierarchicalParallelEnv):
+#: The largest population (slots in the pool of citizen ids) that one step can hold in memory.
+MAX_POPULATION = 10_000
+_ATTENTION_MEMORY = (
+    "a step holds up to {0} x {0} attention weights, about 2.5 GiB at 10000; larger sizes "
+    "need more than this machine's memory"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EconomyParams(ModelParams):
+    """The economy's parameters (the keyword arguments of :class:`EconomyEnv`)."""
+
+    n_agents: int = param(
+        20,
+        1,
+        MAX_POPULATION,
+        "Citizens alive at reset",
+        why=_ATTENTION_MEMORY.format("n_agents"),
+    )
+    max_population: int | None = param(
+        None,
+        1,
+        MAX_POPULATION,
+        f"Slots in the pool of citizen ids, at least n_agents; None means 10x n_agents, at "
+        f"most {MAX_POPULATION}",
+        why=_ATTENTION_MEMORY.format("max_population"),
+    )
+    n_goods: int = param(2, 2, 16, "Number of goods (and jobs)")
+    signal_dim: int = param(4, 1, 64, "Dimension of the broadcast signal")
+    decision: str = param(
+        "tick",
+        doc="One env step per tick, or per decision sub-step (layer)",
+        choices=("tick", "layer"),
+    )
+    season_length: int = param(20, 1, 1_000_000, "Ticks per seasonal cycle")
+    season_amplitude: float = param(0.5, 0.0, 1.0, "Amplitude of the seasonal yield factor")
+    yield_noise: float = param(0.2, 0.0, 2.0, "Log-sd of the yield shocks")
+    productivity: float = param(
+        2.0,
+        0.0,
+        1e3,
+        "Yield per unit of effort on unworked land in an average season",
+    )
+    land: float = param(
+        0.35,
+        0.01,
+        100.0,
+        "Total effort in a job that halves its yield per unit of effort, in units of "
+        "n_agents / n_goods",
+    )
+    effort_cost: float = param(0.1, 0.0, 10.0, "Weight of effort squared in the reward")
+    trade_iterations: int = param(8, 0, 100, "Gradient steps of the market clearing per tick")
+    trade_rate: float = param(0.5, 0.0, 1.0, "Step size of the market clearing")
+    spoilage: float = param(0.05, 0.0, 1.0, "Share of holdings that spoils per tick")
+    subsistence: float = param(0.1, 0.0, 100.0, "Units to consume per tick to not be hungry")
+    starvation_ticks: int = param(5, 1, 1000, "Consecutive hungry ticks that kill")
+    max_age: int = param(80, 1, 1_000_000, "Age at which a citizen dies")
+    birth_wealth: float = param(0.6, 0.0, 1e6, "Holdings needed to have a child")
+    birth_rate: float = param(0.1, 0.0, 1.0, "Probability per tick of a child when wealthy enough")
+    birth_share: float = param(0.5, 0.0, 1.0, "Share of each good the parent gives to the child")
+    mutation: float = param(0.1, 0.0, 10.0, "Log-sd of the mutation of inherited utility weights")
+    initial_wealth: float = param(2.0, 0.0, 1e4, "Units held by each citizen at reset")
+    max_steps: int = param(300, 1, MAX_STEPS, "Ticks per episode (truncation)")
+
+    def check(self) -> None:
+        """``max_population >= n_agents`` (when given)."""
+        if self.max_population is not None:
+            check_int(
+                "max_population",
+                self.max_population,
+                self.n_agents,
+                MAX_POPULATION,
+                why=_ATTENTION_MEMORY.format("max_population"),
+            )
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """The fields of :class:`EconomyConfig`: ``max_population`` resolved."""
+        out = super().model_kwargs()
+        if out["max_population"] is None:
+            out["max_population"] = max(self.n_agents, min(10 * self.n_agents, MAX_POPULATION))
+        return out
+
+
+class EconomyEnv(ModelEnv):
     __doc__ = __doc__
 
     metadata = {**HierarchicalParallelEnv.metadata, "name": "economy_v0"}
+    Params = EconomyParams
 
-    def __init__(
-        self,
-        n_agents: int = 20,
-        max_population: int | None = None,
-        n_goods: int = 2,
-        signal_dim: int = 4,
-        decision: str = "tick",
-        season_length: int = 20,
-        season_amplitude: float = 0.5,
-        yield_noise: float = 0.2,
-        productivity: float = 2.0,
-        land: float = 0.35,
-        effort_cost: float = 0.1,
-        trade_iterations: int = 8,
-        trade_rate: float = 0.5,
-        spoilage: float = 0.05,
-        subsistence: float = 0.1,
-        starvation_ticks: int = 5,
-        max_age: int = 80,
-        birth_wealth: float = 0.6,
-        birth_rate: float = 0.1,
-        birth_share: float = 0.5,
-        mutation: float = 0.1,
-        initial_wealth: float = 2.0,
-        max_steps: int = 300,
-        render_mode: str | None = None,
-    ) -> None:
-        n_agents = check_int("n_agents", n_agents, 1, 100_000)
-        if max_population is None:
-            max_population = 10 * n_agents
-        config = EconomyConfig(
-            n_agents=n_agents,
-            max_population=check_int("max_population", max_population, n_agents, 10_000_000),
-            n_goods=check_int("n_goods", n_goods, 2, 16),
-            signal_dim=check_int("signal_dim", signal_dim, 1, 64),
-            decision=check_choice("decision", decision, ("tick", "layer")),
-            season_length=check_int("season_length", season_length, 1),
-            season_amplitude=check_float("season_amplitude", season_amplitude, 0.0, 1.0),
-            yield_noise=check_float("yield_noise", yield_noise, 0.0, 2.0),
-            productivity=check_float("productivity", productivity, 0.0, 1e3),
-            land=check_float("land", land, 0.01, 100.0),
-            effort_cost=check_float("effort_cost", effort_cost, 0.0, 10.0),
-            trade_iterations=check_int("trade_iterations", trade_iterations, 0, 100),
-            trade_rate=check_float("trade_rate", trade_rate, 0.0, 1.0),
-            spoilage=check_float("spoilage", spoilage, 0.0, 1.0),
-            subsistence=check_float("subsistence", subsistence, 0.0, 100.0),
-            starvation_ticks=check_int("starvation_ticks", starvation_ticks, 1, 1000),
-            max_age=check_int("max_age", max_age, 1, 1_000_000),
-            birth_wealth=check_float("birth_wealth", birth_wealth, 0.0, 1e6),
-            birth_rate=check_float("birth_rate", birth_rate, 0.0, 1.0),
-            birth_share=check_float("birth_share", birth_share, 0.0, 1.0),
-            mutation=check_float("mutation", mutation, 0.0, 10.0),
-            initial_wealth=check_float("initial_wealth", initial_wealth, 0.0, 1e4),
-        )
-        self.config = config
-        self.params: dict[str, Any] = dict(vars(config))
-        model = make_model(economy_spec(config), decision=decision)
-        super().__init__(model, max_steps=max_steps, render_mode=render_mode)
+    def build_model(self, params: EconomyParams) -> Model:
+        """The economy model for validated ``params``; sets :attr:`config`."""
+        self.config = EconomyConfig(**params.model_kwargs())
+        return make_model(economy_spec(self.config), decision=self.config.decision)
 
 
 parallel_env, raw_env = pettingzoo_constructors(EconomyEnv)
 env = raw_env
+__doc__ = EconomyEnv.__doc__  # with the Args: section generated from the declaration

@@ -133,43 +133,13 @@ Deviations from ``heas==1.0.2`` and why:
 - The episode seed reaches the model's random generator; the aggregator keeps running sums.
 - HEAS's default ``side_payment`` is 0 (an inert alliance); here it is 0.1.
 
-Args:
-    n_firms (int): Number of firms, >= 1 (HEAS ``firm_count``).
-    regime (str): Government regime, "coop" or "directive".
-    tax (float): Lump-sum tax per firm and tick (the initial one with a government), in [0, 0.5].
-    audit_intensity (float): The government's audit intensity, in [0, 1].
-    subsidy (float): Subsidy per unit of compliant output before the regime factor, in [0, 0.5].
-    penalty_rate (float): Fine surcharge rate before the regime factor, in [0, 0.5].
-    audit_prob (float): The industry regulator's audit probability, in [0, 1].
-    penalty_intensity (float): Extra fine per unit violation for the leading firm, in [0, 10].
-    base_demand (float): Demand at tick 0 without shock (100 = one unit per firm), in [0, 10000].
-    shock_amp (float): Standard deviation of the demand shock, in [0, 2].
-    atr (float): Effect of the shock on the price signal, in [0, 1].
-    growth_rate (float): Linear demand growth per tick, in [-0.1, 0.1].
-    market_power (float): Effect of output concentration on the price signal, in [0, 1].
-    costs (float): Production cost per unit of output, in [0, 2].
-    compliance_cost (float): Cost per unit of output at full compliance effort, in [0, 2].
-    investment_rate (float): Capacity added per tick at full investment, in [0.001, 1].
-    depreciation (float): Share of capacity lost per tick, in [0, 1].
-    capital_price (float): Price of one unit of capacity, in [0, 100].
-    initial_balance (float): Balance of every firm at tick 0, in [-1000, 1000].
-    alliance (bool): Whether firms may form the alliance (HEAS ``alliance_rule``).
-    bargain_rule (str): How the alliance pool is split, "equal" or "compliance".
-    side_payment (float): Share of positive operating profit paid into the alliance pool, in [0, 1].
-    welfare_weight (float): Weight of mean firm profit in welfare, in [0, 10].
-    risk_penalty (float): Welfare cost of full non-compliance, in [0, 10].
-    audit_cost (float): Welfare cost per firm of full audit intensity, in [0, 10].
-    government_agent (bool): Whether a government agent sets the policy (else it stays fixed).
-    government_period (int): Ticks between the government's decisions, >= 1.
-    max_steps (int): Ticks per episode (truncation), >= 1; HEAS runs 50.
-    render_mode (str | None): None or "ansi".
-
 Version history: v0 (initial release).
 """
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -181,12 +151,11 @@ from heas_envs.core import (
     LayerSpec,
     Stream,
     StreamSpec,
-    check_bool,
-    check_choice,
-    check_float,
-    check_int,
     make_model,
 )
+from heas_envs.core.model import Model
+from heas_envs.core.params import MAX_STEPS, ModelParams, param
+from heas_envs.env.model_env import ModelEnv
 from heas_envs.env.parallel import HierarchicalParallelEnv, pettingzoo_constructors
 
 #: Largest tax, subsidy and penalty rate (the bounds of HEAS's ``ENTERPRISE_SCHEMA`` genes).
@@ -865,76 +834,75 @@ def enterprise_spec(
     ]
 
 
-class EnterpriseEnv(HierarchicalParallelEnv):
+@dataclass(frozen=True, kw_only=True)
+class EnterpriseParams(ModelParams):
+    """The enterprise model's parameters (the keyword arguments of :class:`EnterpriseEnv`)."""
+
+    n_firms: int = param(
+        4,
+        1,
+        1_000_000,
+        "Number of firms (HEAS ``firm_count``)",
+        why="a million firms take about 1.7 GiB at reset and step; more need more than this "
+        "machine's memory",
+    )
+    regime: str = param("coop", doc="Government regime", choices=REGIMES)
+    tax: float = param(
+        0.1,
+        0.0,
+        MAX_TAX,
+        "Lump-sum tax per firm and tick (the initial one with a government)",
+    )
+    audit_intensity: float = param(0.2, 0.0, 1.0, "The government's audit intensity")
+    subsidy: float = param(
+        0.0, 0.0, MAX_SUBSIDY, "Subsidy per unit of compliant output before the regime factor"
+    )
+    penalty_rate: float = param(
+        0.1, 0.0, MAX_PENALTY, "Fine surcharge rate before the regime factor"
+    )
+    audit_prob: float = param(0.2, 0.0, 1.0, "The industry regulator's audit probability")
+    penalty_intensity: float = param(
+        0.3, 0.0, 10.0, "Extra fine per unit violation for the leading firm"
+    )
+    base_demand: float = param(
+        100.0, 0.0, 10_000.0, "Demand at tick 0 without shock (100 = one unit per firm)"
+    )
+    shock_amp: float = param(0.2, 0.0, 2.0, "Standard deviation of the demand shock")
+    atr: float = param(0.1, 0.0, 1.0, "Effect of the shock on the price signal")
+    growth_rate: float = param(0.02, -0.1, 0.1, "Linear demand growth per tick")
+    market_power: float = param(0.2, 0.0, 1.0, "Effect of output concentration on the price signal")
+    costs: float = param(0.4, 0.0, 2.0, "Production cost per unit of output")
+    compliance_cost: float = param(
+        0.3, 0.0, 2.0, "Cost per unit of output at full compliance effort"
+    )
+    investment_rate: float = param(0.1, 0.001, 1.0, "Capacity added per tick at full investment")
+    depreciation: float = param(0.05, 0.0, 1.0, "Share of capacity lost per tick")
+    capital_price: float = param(2.0, 0.0, 100.0, "Price of one unit of capacity")
+    initial_balance: float = param(1.0, -1000.0, 1000.0, "Balance of every firm at tick 0")
+    alliance: bool = param(True, doc="Whether firms may form the alliance (HEAS ``alliance_rule``)")
+    bargain_rule: str = param("equal", doc="How the alliance pool is split", choices=BARGAIN_RULES)
+    side_payment: float = param(
+        0.1, 0.0, 1.0, "Share of positive operating profit paid into the alliance pool"
+    )
+    welfare_weight: float = param(1.0, 0.0, 10.0, "Weight of mean firm profit in welfare")
+    risk_penalty: float = param(0.2, 0.0, 10.0, "Welfare cost of full non-compliance")
+    audit_cost: float = param(0.1, 0.0, 10.0, "Welfare cost per firm of full audit intensity")
+    government_agent: bool = param(
+        False, doc="Whether a government agent sets the policy (else it stays fixed)"
+    )
+    government_period: int = param(5, 1, 1_000_000, "Ticks between the government's decisions")
+    max_steps: int = param(50, 1, MAX_STEPS, "Ticks per episode (truncation); HEAS runs 50")
+
+
+class EnterpriseEnv(ModelEnv):
     __doc__ = __doc__
 
     metadata = {**HierarchicalParallelEnv.metadata, "name": "enterprise_v0"}
+    Params = EnterpriseParams
 
-    def __init__(
-        self,
-        n_firms: int = 4,
-        regime: str = "coop",
-        tax: float = 0.1,
-        audit_intensity: float = 0.2,
-        subsidy: float = 0.0,
-        penalty_rate: float = 0.1,
-        audit_prob: float = 0.2,
-        penalty_intensity: float = 0.3,
-        base_demand: float = 100.0,
-        shock_amp: float = 0.2,
-        atr: float = 0.1,
-        growth_rate: float = 0.02,
-        market_power: float = 0.2,
-        costs: float = 0.4,
-        compliance_cost: float = 0.3,
-        investment_rate: float = 0.1,
-        depreciation: float = 0.05,
-        capital_price: float = 2.0,
-        initial_balance: float = 1.0,
-        alliance: bool = True,
-        bargain_rule: str = "equal",
-        side_payment: float = 0.1,
-        welfare_weight: float = 1.0,
-        risk_penalty: float = 0.2,
-        audit_cost: float = 0.1,
-        government_agent: bool = False,
-        government_period: int = 5,
-        max_steps: int = 50,
-        render_mode: str | None = None,
-    ) -> None:
-        params: dict[str, Any] = dict(
-            n_firms=check_int("n_firms", n_firms, 1, 1_000_000),
-            regime=check_choice("regime", regime, REGIMES),
-            tax=check_float("tax", tax, 0.0, MAX_TAX),
-            audit_intensity=check_float("audit_intensity", audit_intensity, 0.0, 1.0),
-            subsidy=check_float("subsidy", subsidy, 0.0, MAX_SUBSIDY),
-            penalty_rate=check_float("penalty_rate", penalty_rate, 0.0, MAX_PENALTY),
-            audit_prob=check_float("audit_prob", audit_prob, 0.0, 1.0),
-            penalty_intensity=check_float("penalty_intensity", penalty_intensity, 0.0, 10.0),
-            base_demand=check_float("base_demand", base_demand, 0.0, 10_000.0),
-            shock_amp=check_float("shock_amp", shock_amp, 0.0, 2.0),
-            atr=check_float("atr", atr, 0.0, 1.0),
-            growth_rate=check_float("growth_rate", growth_rate, -0.1, 0.1),
-            market_power=check_float("market_power", market_power, 0.0, 1.0),
-            costs=check_float("costs", costs, 0.0, 2.0),
-            compliance_cost=check_float("compliance_cost", compliance_cost, 0.0, 2.0),
-            investment_rate=check_float("investment_rate", investment_rate, 0.001, 1.0),
-            depreciation=check_float("depreciation", depreciation, 0.0, 1.0),
-            capital_price=check_float("capital_price", capital_price, 0.0, 100.0),
-            initial_balance=check_float("initial_balance", initial_balance, -1000.0, 1000.0),
-            alliance=check_bool("alliance", alliance),
-            bargain_rule=check_choice("bargain_rule", bargain_rule, BARGAIN_RULES),
-            side_payment=check_float("side_payment", side_payment, 0.0, 1.0),
-            welfare_weight=check_float("welfare_weight", welfare_weight, 0.0, 10.0),
-            risk_penalty=check_float("risk_penalty", risk_penalty, 0.0, 10.0),
-            audit_cost=check_float("audit_cost", audit_cost, 0.0, 10.0),
-            government_agent=check_bool("government_agent", government_agent),
-            government_period=check_int("government_period", government_period, 1),
-        )
-        self.params = params
-        super().__init__(
-            make_model(enterprise_spec(**params)), max_steps=max_steps, render_mode=render_mode
-        )
+    def build_model(self, params: EnterpriseParams) -> Model:
+        """The enterprise model for validated ``params``."""
+        return make_model(enterprise_spec(**params.model_kwargs()))
 
 
 def _scenario_name(regime: str, demand: float, audit: float, firms: int, costs: float) -> str:
@@ -963,3 +931,4 @@ SCENARIOS: list[dict[str, Any]] = [
 
 parallel_env, raw_env = pettingzoo_constructors(EnterpriseEnv)
 env = raw_env
+__doc__ = EnterpriseEnv.__doc__  # with the Args: section generated from the declaration

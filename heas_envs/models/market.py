@@ -41,46 +41,19 @@ squared log returns, square-rooted). Per episode: ``price.final_price``,
 Heuristics: traders follow momentum (``clip(20 * sum(recent returns), -1, 1)``); the regulator
 raises the tax in proportion to how far realised volatility exceeds ``vol_target``.
 
-Args:
-    n_traders (int): Number of traders, >= 1.
-    start_price (float): Initial price, > 0.
-    drift (float): Log drift per tick, in [-0.01, 0.01].
-    volatility (float): Standard deviation of the log-price noise per tick, in [0, 0.2].
-    impact (float): Log-price impact of a full net order flow, in [0, 0.1].
-    max_trade (float): Largest position change per tick, > 0.
-    max_position (float): Largest absolute position, > 0.
-    cost (float): Proportional trading cost, in [0, 0.1].
-    window (int): Number of recent log returns observed, in [1, 100].
-    regulator (bool): Whether a regulator agent sets the tax (else the tax stays ``tax``).
-    regulator_period (int): Ticks between the regulator's decisions, >= 1.
-    tax (float): The initial (or, without regulator, fixed) transaction tax, in [0, max_tax].
-    max_tax (float): Largest transaction tax, in [0, 0.1].
-    vol_target (float): Volatility the regulator aims to stay under, > 0.
-    stability_weight (float): Weight of abs(log return) in the regulator's reward, >= 0.
-    max_steps (int): Ticks per episode (truncation), >= 1.
-    render_mode (str | None): None or "ansi".
-
 Version history: v0 (initial release).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from gymnasium import spaces
 
-from heas_envs.core import (
-    AgentGroup,
-    Context,
-    LayerSpec,
-    Stream,
-    StreamSpec,
-    check_bool,
-    check_float,
-    check_int,
-    make_model,
-)
+from heas_envs.core import AgentGroup, Context, LayerSpec, Model, Stream, StreamSpec, make_model
+from heas_envs.core.params import MAX_STEPS, ModelParams, check_float, param
+from heas_envs.env.model_env import ModelEnv
 from heas_envs.env.parallel import HierarchicalParallelEnv, pettingzoo_constructors
 
 PNL_CLIP = 1e3  # observed profit (in units of start_price) is clipped to +-PNL_CLIP
@@ -415,54 +388,59 @@ def market_spec(
     ]
 
 
-class MarketEnv(HierarchicalParallelEnv):
+@dataclass(frozen=True, kw_only=True)
+class MarketParams(ModelParams):
+    """The market's parameters (the keyword arguments of :class:`MarketEnv`)."""
+
+    n_traders: int = param(
+        10,
+        1,
+        500_000,
+        "Number of traders",
+        why="half a million traders (window 100) take about 2 GiB at reset and step, a million "
+        "about 4 GiB; more need more than this machine's memory",
+    )
+    start_price: float = param(100.0, 1e-6, 1e9, "Initial price")
+    drift: float = param(0.0, -0.01, 0.01, "Log drift per tick")
+    volatility: float = param(0.01, 0.0, 0.2, "Standard deviation of the log-price noise per tick")
+    impact: float = param(0.002, 0.0, 0.1, "Log-price impact of a full net order flow")
+    max_trade: float = param(1.0, 1e-9, 1e9, "Largest position change per tick")
+    max_position: float = param(10.0, 1e-9, 1e12, "Largest absolute position")
+    cost: float = param(0.0005, 0.0, 0.1, "Proportional trading cost")
+    window: int = param(5, 1, 100, "Number of recent log returns observed")
+    regulator: bool = param(
+        True, doc="Whether a regulator agent sets the tax (else the tax stays ``tax``)"
+    )
+    regulator_period: int = param(10, 1, 1_000_000, "Ticks between the regulator's decisions")
+    tax: float = param(
+        0.0,
+        0.0,
+        0.1,
+        "The initial (or, without regulator, fixed) transaction tax, at most max_tax",
+    )
+    max_tax: float = param(0.01, 0.0, 0.1, "Largest transaction tax")
+    vol_target: float = param(0.01, 1e-9, 10.0, "Volatility the regulator aims to stay under")
+    stability_weight: float = param(
+        1.0, 0.0, 1e6, "Weight of abs(log return) in the regulator's reward"
+    )
+    max_steps: int = param(200, 1, MAX_STEPS, "Ticks per episode (truncation)")
+
+    def check(self) -> None:
+        """``tax <= max_tax``."""
+        check_float("tax", self.tax, 0.0, self.max_tax)
+
+
+class MarketEnv(ModelEnv):
     __doc__ = __doc__
 
     metadata = {**HierarchicalParallelEnv.metadata, "name": "market_v0"}
+    Params = MarketParams
 
-    def __init__(
-        self,
-        n_traders: int = 10,
-        start_price: float = 100.0,
-        drift: float = 0.0,
-        volatility: float = 0.01,
-        impact: float = 0.002,
-        max_trade: float = 1.0,
-        max_position: float = 10.0,
-        cost: float = 0.0005,
-        window: int = 5,
-        regulator: bool = True,
-        regulator_period: int = 10,
-        tax: float = 0.0,
-        max_tax: float = 0.01,
-        vol_target: float = 0.01,
-        stability_weight: float = 1.0,
-        max_steps: int = 200,
-        render_mode: str | None = None,
-    ) -> None:
-        max_tax = check_float("max_tax", max_tax, 0.0, 0.1)
-        params: dict[str, Any] = dict(
-            n_traders=check_int("n_traders", n_traders, 1, 1_000_000),
-            start_price=check_float("start_price", start_price, 1e-6, 1e9),
-            drift=check_float("drift", drift, -0.01, 0.01),
-            volatility=check_float("volatility", volatility, 0.0, 0.2),
-            impact=check_float("impact", impact, 0.0, 0.1),
-            max_trade=check_float("max_trade", max_trade, 1e-9, 1e9),
-            max_position=check_float("max_position", max_position, 1e-9, 1e12),
-            cost=check_float("cost", cost, 0.0, 0.1),
-            window=check_int("window", window, 1, 100),
-            regulator=check_bool("regulator", regulator),
-            regulator_period=check_int("regulator_period", regulator_period, 1),
-            tax=check_float("tax", tax, 0.0, max_tax),
-            max_tax=max_tax,
-            vol_target=check_float("vol_target", vol_target, 1e-9, 10.0),
-            stability_weight=check_float("stability_weight", stability_weight, 0.0, 1e6),
-        )
-        self.params = params
-        super().__init__(
-            make_model(market_spec(**params)), max_steps=max_steps, render_mode=render_mode
-        )
+    def build_model(self, params: MarketParams) -> Model:
+        """The market model for validated ``params``."""
+        return make_model(market_spec(**params.model_kwargs()))
 
 
 parallel_env, raw_env = pettingzoo_constructors(MarketEnv)
 env = raw_env
+__doc__ = MarketEnv.__doc__  # with the Args: section generated from the declaration

@@ -80,28 +80,12 @@ Heuristic: the ranger culls wolves in proportion to how far the wolf/sheep ratio
 value at reset, stops culling while wolves are scarce (below 1/10 of their initial count) so that
 they do not die out, and always allows full grazing.
 
-Args:
-    width (int): Grid width (Mesa: 20), in [1, 2000].
-    height (int): Grid height (Mesa: 20), in [1, 2000].
-    initial_sheep (int): Sheep at reset (Mesa: 100), in [0, max_animals].
-    initial_wolves (int): Wolves at reset (Mesa: 50), in [0, max_animals].
-    sheep_reproduce (float): Probability that a sheep reproduces per tick, in [0, 1].
-    wolf_reproduce (float): Probability that a wolf reproduces per tick, in [0, 1].
-    wolf_gain_from_food (float): Energy a wolf gains from a sheep, in [0, 1000].
-    grass (bool): Whether sheep need grass (graze and lose energy).
-    grass_regrowth_time (int): Ticks for eaten grass to grow back, in [1, 10000].
-    sheep_gain_from_food (float): Energy a sheep gains from grass, in [0, 1000].
-    max_animals (int): Slots per species (population capacity), in [1, 10000000].
-    max_harvest_rate (float): Cull probability at a full harvest action (HEAS: 0.3), in [0, 1].
-    extinction_penalty (float): Reward penalty per species that dies out, in [0, 1e6].
-    max_steps (int): Ticks per episode (truncation), >= 1.
-    render_mode (str | None): None or "ansi".
-
 Version history: v0 (initial release).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -113,16 +97,20 @@ from heas_envs.core import (
     LayerSpec,
     Stream,
     StreamSpec,
-    check_bool,
-    check_float,
-    check_int,
     make_model,
 )
 from heas_envs.core.grid import grid_neighbours, ranks_within_groups
+from heas_envs.core.model import Model
+from heas_envs.core.params import MAX_STEPS, ModelParams, check_int, param
+from heas_envs.env.model_env import ModelEnv
 from heas_envs.env.parallel import HierarchicalParallelEnv, pettingzoo_constructors
 
 RATIO_CLIP = 10.0  # observed population and energy ratios are clipped to [0, RATIO_CLIP]
 SCARCE_WOLVES = 0.1  # the heuristic stops culling below this share of the initial wolves
+
+
+GRASS_RGB, EATEN_RGB = np.array([96, 168, 72]), np.array([150, 110, 60])
+SHEEP_RGB, WOLF_RGB = np.array([255, 255, 255]), np.array([200, 30, 30])
 
 
 # -- array helpers -------------------------------------------------------------------------------
@@ -568,6 +556,26 @@ class Census(Stream):
         }
 
 
+# -- picture -------------------------------------------------------------------------------------
+def wolf_sheep_frame(ctx: Context, width: int, height: int, world: int = 0) -> np.ndarray:
+    """World ``world``'s grid as an RGB frame: grass green (eaten: brown), cells with sheep
+    paler the more sheep they hold, cells with wolves red."""
+    from heas_envs.env.render import grid_frame
+
+    n_cells = width * height
+
+    def count(species: str) -> np.ndarray:
+        alive = ctx[f"{species}.alive"][world]
+        return np.bincount(ctx[f"{species}.cell"][world][alive], minlength=n_cells)
+
+    cells = np.where(ctx["grass.grown"][world][:, None], GRASS_RGB, EATEN_RGB).astype(float)
+    crowd = 0.8 * np.minimum(count("sheep"), 4)[:, None] / 4  # up to 4 sheep: paler
+    cells = (1 - crowd) * cells + crowd * SHEEP_RGB
+    cells[count("wolves") > 0] = WOLF_RGB
+    cells = cells.round().astype(np.uint8)
+    return grid_frame(cells.reshape(width, height, 3).transpose(1, 0, 2))
+
+
 def wolf_sheep_spec(
     *,
     width: int,
@@ -633,54 +641,83 @@ def wolf_sheep_spec(
     ]
 
 
-class WolfSheepEnv(HierarchicalParallelEnv):
+#: The largest grid side and the largest number of slots per species.
+MAX_SIDE, MAX_ANIMALS = 2000, 10_000_000
+
+
+_GRID_MEMORY = (
+    "the cell tables grow with width x height: a 2000 x 2000 grid with the largest "
+    "populations takes about 2.7 GiB at reset and step; larger grids need more than this "
+    "machine's memory"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WolfSheepParams(ModelParams):
+    """The wolf-sheep model's parameters (the keyword arguments of :class:`WolfSheepEnv`)."""
+
+    width: int = param(
+        20,
+        1,
+        MAX_SIDE,
+        "Grid width (Mesa: 20)",
+        why=_GRID_MEMORY,
+    )
+    height: int = param(
+        20,
+        1,
+        MAX_SIDE,
+        "Grid height (Mesa: 20)",
+        why=_GRID_MEMORY,
+    )
+    initial_sheep: int = param(
+        100, 0, MAX_ANIMALS, "Sheep at reset (Mesa: 100), at most max_animals"
+    )
+    initial_wolves: int = param(
+        50, 0, MAX_ANIMALS, "Wolves at reset (Mesa: 50), at most max_animals"
+    )
+    sheep_reproduce: float = param(0.04, 0.0, 1.0, "Probability that a sheep reproduces per tick")
+    wolf_reproduce: float = param(0.05, 0.0, 1.0, "Probability that a wolf reproduces per tick")
+    wolf_gain_from_food: float = param(20.0, 0.0, 1000.0, "Energy a wolf gains from a sheep")
+    grass: bool = param(True, doc="Whether sheep need grass (graze and lose energy)")
+    grass_regrowth_time: int = param(30, 1, 10_000, "Ticks for eaten grass to grow back")
+    sheep_gain_from_food: float = param(4.0, 0.0, 1000.0, "Energy a sheep gains from grass")
+    max_animals: int = param(
+        2000,
+        1,
+        MAX_ANIMALS,
+        "Slots per species (population capacity)",
+        why="ten million slots per species on a 2000 x 2000 grid take about 2.7 GiB at reset "
+        "and step; more need more than this machine's memory",
+    )
+    max_harvest_rate: float = param(
+        0.3, 0.0, 1.0, "Cull probability at a full harvest action (HEAS: 0.3)"
+    )
+    extinction_penalty: float = param(50.0, 0.0, 1e6, "Reward penalty per species that dies out")
+    max_steps: int = param(200, 1, MAX_STEPS, "Ticks per episode (truncation)")
+
+    def check(self) -> None:
+        """``initial_sheep`` and ``initial_wolves`` fit in ``max_animals`` slots."""
+        check_int("initial_sheep", self.initial_sheep, 0, self.max_animals)
+        check_int("initial_wolves", self.initial_wolves, 0, self.max_animals)
+
+
+class WolfSheepEnv(ModelEnv):
     __doc__ = __doc__
 
     metadata = {**HierarchicalParallelEnv.metadata, "name": "wolf_sheep_v0"}
+    Params = WolfSheepParams
 
-    def __init__(
-        self,
-        width: int = 20,
-        height: int = 20,
-        initial_sheep: int = 100,
-        initial_wolves: int = 50,
-        sheep_reproduce: float = 0.04,
-        wolf_reproduce: float = 0.05,
-        wolf_gain_from_food: float = 20.0,
-        grass: bool = True,
-        grass_regrowth_time: int = 30,
-        sheep_gain_from_food: float = 4.0,
-        max_animals: int = 2000,
-        max_harvest_rate: float = 0.3,
-        extinction_penalty: float = 50.0,
-        max_steps: int = 200,
-        render_mode: str | None = None,
-    ) -> None:
-        max_animals = check_int("max_animals", max_animals, 1, 10_000_000)
-        params: dict[str, Any] = dict(
-            width=check_int("width", width, 1, 2000),
-            height=check_int("height", height, 1, 2000),
-            initial_sheep=check_int("initial_sheep", initial_sheep, 0, max_animals),
-            initial_wolves=check_int("initial_wolves", initial_wolves, 0, max_animals),
-            sheep_reproduce=check_float("sheep_reproduce", sheep_reproduce, 0.0, 1.0),
-            wolf_reproduce=check_float("wolf_reproduce", wolf_reproduce, 0.0, 1.0),
-            wolf_gain_from_food=check_float(
-                "wolf_gain_from_food", wolf_gain_from_food, 0.0, 1000.0
-            ),
-            grass=check_bool("grass", grass),
-            grass_regrowth_time=check_int("grass_regrowth_time", grass_regrowth_time, 1, 10_000),
-            sheep_gain_from_food=check_float(
-                "sheep_gain_from_food", sheep_gain_from_food, 0.0, 1000.0
-            ),
-            max_animals=max_animals,
-            max_harvest_rate=check_float("max_harvest_rate", max_harvest_rate, 0.0, 1.0),
-            extinction_penalty=check_float("extinction_penalty", extinction_penalty, 0.0, 1e6),
-        )
-        self.params = params
-        super().__init__(
-            make_model(wolf_sheep_spec(**params)), max_steps=max_steps, render_mode=render_mode
-        )
+    def build_model(self, params: WolfSheepParams) -> Model:
+        """The wolf-sheep model for validated ``params``."""
+        return make_model(wolf_sheep_spec(**params.model_kwargs()))
+
+    def render_rgb(self) -> np.ndarray:
+        """The grid as a picture (see :func:`wolf_sheep_frame`)."""
+        self._require_reset("render_rgb()")
+        return wolf_sheep_frame(self.model.ctx, self.params["width"], self.params["height"])
 
 
 parallel_env, raw_env = pettingzoo_constructors(WolfSheepEnv)
 env = raw_env
+__doc__ = WolfSheepEnv.__doc__  # with the Args: section generated from the declaration
