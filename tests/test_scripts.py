@@ -70,6 +70,7 @@ def test_the_demo_reports_play_and_training_for_every_policy():
     assert len(returns) == 2 and returns[0] != returns[1]
     trained = re.search(r"PPO (\d+\.\d+), random (\d+\.\d+), heuristic (\d+\.\d+)", out)
     assert trained and all(float(v) > 0 for v in trained.groups())
+    assert "with 1 torch thread(s)" in out and "PPO 500/500 steps" in out  # progress lines
 
 
 def test_heuristic_vs_random_prints_both_policies_for_every_role():

@@ -320,7 +320,7 @@ class HierarchicalParallelEnv(ParallelEnv):
             raise ValueError(
                 f"step takes a dict from live agent id to action, got {_short(actions)}"
             )
-        unknown = [a for a in actions if not (isinstance(a, str) and a in self._slot)]
+        unknown = [a for a in actions if a not in self._slot]
         if unknown:
             raise ValueError(
                 f"actions for unknown agents {unknown[:8]!r}; agents are "
@@ -385,7 +385,9 @@ class HierarchicalParallelEnv(ParallelEnv):
         return np.stack([self.check_action(a, actions[a]) for a in names])
 
     def _obs_dict(self, agents: list[str]) -> dict[str, np.ndarray]:
-        return {a: self._obs[r][i].copy() for a in agents for r, i in [self._slot[a]]}
+        obs = _copies(self._obs)  # one copy per role: the rows handed out alias only the copy
+        slot = self._slot
+        return {a: obs[slot[a][0]][slot[a][1]] for a in agents}
 
     # -- the rest of the API ----------------------------------------------------------------
     def state(self) -> np.ndarray:
@@ -628,7 +630,7 @@ def as_real_array(value: Any) -> np.ndarray | None:
         return None
     if arr.dtype.kind not in "biuf":
         return None
-    return arr.astype(np.float64)
+    return arr.astype(np.float64, copy=False)
 
 
 def _state_space(groups: Any) -> spaces.Box:
