@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from heas_envs.core.params import MAX_STEPS, check_int
+from heas_envs.core.params import MAX_SEED, MAX_STEPS, check_int, show_value
 from heas_envs.registration import (
     ENV_ARGUMENTS,
     env_params_class,
@@ -23,12 +23,9 @@ from heas_envs.registration import (
 )
 
 POLICIES = ("random", "heuristic")
-#: The largest seed (NumPy seeds are non-negative; 2**63 - 1 fits every integer type).
-MAX_SEED = 2**63 - 1
 #: The most episodes one ``heas-envs run`` plays.
 MAX_EPISODES = 1_000_000
 _MAX_DIGITS = 30  # longer numbers on the command line are refused before they are parsed
-_SHOW = 40  # longest piece of bad input repeated in a message
 
 
 class UsageError(Exception):
@@ -125,7 +122,7 @@ def parse_params(env_id: str, items: Sequence[str]) -> dict[str, Any]:
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"--param takes KEY=VALUE, got {_short(item)!r}")
+            raise ValueError(f"--param takes KEY=VALUE, got {show_value(item)}")
         if key in ENV_ARGUMENTS or key == "env_id":
             raise ValueError(
                 f"--param sets model parameters; {key} is not one (the env id is the "
@@ -133,13 +130,9 @@ def parse_params(env_id: str, items: Sequence[str]) -> dict[str, Any]:
                 f"{sorted(declared.names())}"
             )
         if key in params:
-            raise ValueError(f"--param {_short(key)} is given twice")
+            raise ValueError(f"--param {show_value(key)} is given twice")
         params[key] = declared.parse_text(key, text, env_id=env_id)
     return params
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= _SHOW else f"{text[:_SHOW]}... ({len(text)} characters)"
 
 
 def _bounded_int(name: str, low: int, high: int, high_text: str | None = None) -> Callable:
@@ -149,7 +142,7 @@ def _bounded_int(name: str, low: int, high: int, high_text: str | None = None) -
         bounds = f"[{low}, {high_text or high}]"
         if len(text) > _MAX_DIGITS or not re.fullmatch(r"[+-]?\d+", text.strip()):
             raise argparse.ArgumentTypeError(
-                f"{name} must be an integer in {bounds}, got {_short(text)!r}"
+                f"{name} must be an integer in {bounds}, got {show_value(text)}"
             )
         value = int(text)
         if not low <= value <= high:

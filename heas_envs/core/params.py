@@ -36,6 +36,9 @@ import numpy as np
 #: The largest ``max_steps`` of the built-in models (ticks per episode).
 MAX_STEPS = 1_000_000_000
 
+#: The largest seed (NumPy seeds are non-negative; 2**63 - 1 fits every integer type).
+MAX_SEED = 2**63 - 1
+
 #: Longest command-line text :meth:`ModelParams.parse_text` parses (a value, not a structure).
 MAX_TEXT_LENGTH = 100
 
@@ -59,10 +62,10 @@ def check_int(
     expected = f"{name} must be an integer{_range(low, high)}"
     value = _unwrap(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{expected}, got {_show(value)}")
+        raise ValueError(f"{expected}, got {show_value(value)}")
     out = int(value)
     if (low is not None and out < low) or (high is not None and out > high):
-        raise ValueError(f"{expected}, got {_show(out)}{_because(why)}")
+        raise ValueError(f"{expected}, got {show_value(out)}{_because(why)}")
     return out
 
 
@@ -83,15 +86,15 @@ def check_float(
     expected = f"{name} must be a finite number{_range(low, high)}"
     value = _unwrap(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{expected}, got {_show(value)}")
+        raise ValueError(f"{expected}, got {show_value(value)}")
     try:
         out = float(value)
     except (OverflowError, ValueError, TypeError):
-        raise ValueError(f"{expected}, got {_show(value)}") from None
+        raise ValueError(f"{expected}, got {show_value(value)}") from None
     if not math.isfinite(out):
-        raise ValueError(f"{expected}, got {_show(value)}")
+        raise ValueError(f"{expected}, got {show_value(value)}")
     if (low is not None and out < low) or (high is not None and out > high):
-        raise ValueError(f"{expected}, got {_show(value)}{_because(why)}")
+        raise ValueError(f"{expected}, got {show_value(value)}{_because(why)}")
     return out
 
 
@@ -99,7 +102,7 @@ def check_bool(name: str, value: Any) -> bool:
     """Return ``value`` as a bool if it is one (Python or NumPy), else raise a ``ValueError``."""
     value = _unwrap(value)
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {_show(value)}")
+        raise ValueError(f"{name} must be True or False, got {show_value(value)}")
     return bool(value)
 
 
@@ -112,7 +115,24 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
     for choice in choices:
         if _same_kind(value, choice) and value == choice:
             return choice
-    raise ValueError(f"{name} must be one of {list(choices)}, got {_show(value)}")
+    raise ValueError(f"{name} must be one of {list(choices)}, got {show_value(value)}")
+
+
+def check_seed(seed: Any, name: str = "seed") -> int | None:
+    """``seed`` as an int if it is ``None`` or an integer in ``[0, 2**63 - 1]``.
+
+    Raises:
+        ValueError: Anything else (the message says ``name`` and the accepted range).
+    """
+    value = _unwrap(seed)
+    if value is None:
+        return None
+    integral = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+    if not integral or not 0 <= int(value) <= MAX_SEED:
+        raise ValueError(
+            f"{name} must be None or an integer in [0, 2**63 - 1], got {show_value(value)}"
+        )
+    return int(value)
 
 
 def _unwrap(value: Any) -> Any:
@@ -139,8 +159,9 @@ def _same_kind(a: Any, b: Any) -> bool:
     return a is None and b is None
 
 
-def _show(value: Any) -> str:
-    """A short description of ``value`` for an error message (never raises)."""
+def show_value(value: Any) -> str:
+    """A short description of ``value`` for an error message (never raises): long reprs are
+    cut, huge integers given by their number of digits, arrays by their shape."""
     if isinstance(value, bool):
         return f"{value!r} (a bool)"
     if isinstance(value, int) and abs(value) >= 10**18:
@@ -284,7 +305,7 @@ class ParamInfo:
         if self.choices is not None:
             return check_choice(self.name, value, self.choices)
         if not isinstance(value, str):
-            raise ValueError(f"{self.name} must be a string, got {_show(value)}")
+            raise ValueError(f"{self.name} must be a string, got {show_value(value)}")
         return value
 
 
@@ -437,7 +458,7 @@ class ModelParams:
             raise ValueError(cls._unknown_message([name], env_id))
         i = cls.info(name)
         if not isinstance(text, str):
-            raise ValueError(f"{name}: expected text, got {_show(text)}")
+            raise ValueError(f"{name}: expected text, got {show_value(text)}")
         if len(text) > MAX_TEXT_LENGTH:
             raise ValueError(
                 f"the value of {name} is too long ({len(text)} characters; at most "
@@ -447,7 +468,7 @@ class ModelParams:
         if raw[:1] in ("[", "{", "("):
             raise ValueError(
                 f"{name} takes one {i.type_name} ({i.range_text() or 'any'}), "
-                f"not a list or mapping; got {_show(text)}"
+                f"not a list or mapping; got {show_value(text)}"
             )
         if i.optional and raw in ("None", "null", "none"):
             return None
@@ -456,18 +477,20 @@ class ModelParams:
                 return True
             if raw in ("false", "False"):
                 return False
-            raise ValueError(f"{name} must be true or false, got {_show(text)}")
+            raise ValueError(f"{name} must be true or false, got {show_value(text)}")
         if i.type is int:
             if _INT_TEXT.fullmatch(raw):
                 return int(raw)
             none = " or null" if i.optional else ""
             raise ValueError(
-                f"{name} must be an integer{_range(i.low, i.high)}{none}, got {_show(text)}"
+                f"{name} must be an integer{_range(i.low, i.high)}{none}, got {show_value(text)}"
             )
         if i.type is float:
             if _FLOAT_TEXT.fullmatch(raw):
                 return float(raw)
-            raise ValueError(f"{name} must be a number{_range(i.low, i.high)}, got {_show(text)}")
+            raise ValueError(
+                f"{name} must be a number{_range(i.low, i.high)}, got {show_value(text)}"
+            )
         if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
             return raw[1:-1]
         return raw

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -14,11 +13,10 @@ from pettingzoo.utils.conversions import parallel_to_aec_wrapper
 from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
 from heas_envs.core.model import LayerTrace, Model
-from heas_envs.core.params import check_int
+from heas_envs.core.params import check_int, check_seed, show_value
 from heas_envs.core.stream import AgentGroup
 
 RENDER_MODES = ("human", "ansi", "rgb_array")
-MAX_SEED = 2**63 - 1
 
 
 class ArrayStep(NamedTuple):
@@ -205,7 +203,7 @@ class HierarchicalParallelEnv(ParallelEnv):
             raise RuntimeError("the episode is over (or never started): call reset() first")
         if not isinstance(actions, Mapping):
             raise ValueError(
-                f"step_arrays takes a mapping from role to an action array, got {_short(actions)}"
+                f"step_arrays takes a mapping from role to an action array, got {show_value(actions)}"
             )
         active = self.model.active_roles()
         batch: dict[str, np.ndarray] = {}
@@ -283,7 +281,7 @@ class HierarchicalParallelEnv(ParallelEnv):
         if raw is None:
             raise ValueError(
                 f"actions of role {role!r} must be real numbers of shape {shape} in {space}, "
-                f"got {_short(actions)}"
+                f"got {show_value(actions)}"
             )
         if raw.shape != shape:
             raise ValueError(
@@ -318,7 +316,7 @@ class HierarchicalParallelEnv(ParallelEnv):
             raise RuntimeError("the episode is over (or never started): call reset() first")
         if not isinstance(actions, Mapping):
             raise ValueError(
-                f"step takes a dict from live agent id to action, got {_short(actions)}"
+                f"step takes a dict from live agent id to action, got {show_value(actions)}"
             )
         unknown = [a for a in actions if a not in self._slot]
         if unknown:
@@ -366,11 +364,11 @@ class HierarchicalParallelEnv(ParallelEnv):
         shape = self._action_shape(role)
         row = as_real_array(action)
         if row is None:
-            problem = f"{_short(action)} for agent {agent!r}: expected real numbers"
+            problem = f"{show_value(action)} for agent {agent!r}: expected real numbers"
         elif row.shape != shape:
-            problem = f"{_short(row.tolist())} for agent {agent!r}: expected shape {shape}"
+            problem = f"{show_value(row.tolist())} for agent {agent!r}: expected shape {shape}"
         elif not _valid_rows(space, row[None])[0]:
-            problem = f"{_short(row.tolist())} for agent {agent!r}: expected a finite value"
+            problem = f"{show_value(row.tolist())} for agent {agent!r}: expected a finite value"
         else:
             return row
         raise ValueError(f"invalid action {problem} in {space}")
@@ -590,27 +588,14 @@ def check_render_mode(render_mode: Any, modes: list[str]) -> str | None:
     if render_mode is None or render_mode in modes:
         return render_mode
     if not isinstance(render_mode, str):
-        raise ValueError(f"render_mode must be None or one of {modes}, got {_short(render_mode)}")
+        raise ValueError(
+            f"render_mode must be None or one of {modes}, got {show_value(render_mode)}"
+        )
     gymnasium.logger.warn(
         f"render_mode {render_mode!r} is not supported (supported: {modes}); render() will "
         "render nothing"
     )
     return render_mode
-
-
-def check_seed(seed: Any) -> int | None:
-    """``seed`` as an int if it is ``None`` or an integer in ``[0, 2**63 - 1]``.
-
-    Raises:
-        ValueError: Anything else (the message says "seed" and the accepted range).
-    """
-    if seed is None:
-        return None
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be None or an integer in [0, 2**63 - 1], got {_short(seed)}")
-    if not 0 <= int(seed) <= MAX_SEED:
-        raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {_short(seed)}")
-    return int(seed)
 
 
 def as_real_array(value: Any) -> np.ndarray | None:
@@ -648,15 +633,6 @@ def _state_space(groups: Any) -> spaces.Box:
 
 def _copies(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v.copy() for k, v in arrays.items()}
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    """``repr(value)``, cut to ``limit`` characters (huge ints and arrays stay readable)."""
-    try:
-        text = repr(value)
-    except Exception:  # a repr that fails (huge ints beyond Python's digit limit, ...)
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"
 
 
 def _scalar(value: Any) -> float:

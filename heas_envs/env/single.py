@@ -8,12 +8,8 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from heas_envs.env.parallel import (
-    RENDER_MODES,
-    HierarchicalParallelEnv,
-    check_seed,
-    sample_actions,
-)
+from heas_envs.core.params import check_seed
+from heas_envs.env.parallel import RENDER_MODES, HierarchicalParallelEnv, sample_actions
 
 #: A background policy of one role: observations ``[n_agents, *obs]`` -> actions ``[n_agents, *act]``.
 RolePolicy = Callable[[np.ndarray], np.ndarray]

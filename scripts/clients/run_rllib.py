@@ -1,7 +1,7 @@
 # Needs a SEPARATE venv: ray[rllib] 2.60 pins gymnasium==1.2.2 (the project's venv has 1.4):
-#   python3 -m venv /work/rllib-venv
-#   /work/rllib-venv/bin/pip install "torch==2.13.0" "ray[rllib]==2.60.0" -e .
-#   /work/rllib-venv/bin/python scripts/clients/run_rllib.py --steps 300 --seed 0 [--ppo]
+#   python3 -m venv .venv-rllib
+#   .venv-rllib/bin/pip install "torch==2.13.0" "ray[rllib]==2.60.0" -e .
+#   .venv-rllib/bin/python scripts/clients/run_rllib.py --steps 300 --seed 0 [--ppo]
 """Run a heas_envs model with births and deaths through RLlib, via FixedSlots.
 
 RLlib's ``ParallelPettingZooEnv`` takes its agent ids and spaces from the agents alive at
