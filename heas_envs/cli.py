@@ -122,7 +122,7 @@ def parse_params(env_id: str, items: Sequence[str]) -> dict[str, Any]:
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"--param takes KEY=VALUE, got {show_value(item)}")
+            raise ValueError(f"--param takes KEY=VALUE, got {show_value(item, note_kind=False)}")
         if key in ENV_ARGUMENTS or key == "env_id":
             raise ValueError(
                 f"--param sets model parameters; {key} is not one (the env id is the "
@@ -130,7 +130,7 @@ def parse_params(env_id: str, items: Sequence[str]) -> dict[str, Any]:
                 f"{sorted(declared.names())}"
             )
         if key in params:
-            raise ValueError(f"--param {show_value(key)} is given twice")
+            raise ValueError(f"--param {show_value(key, note_kind=False)} is given twice")
         params[key] = declared.parse_text(key, text, env_id=env_id)
     return params
 
@@ -142,7 +142,7 @@ def _bounded_int(name: str, low: int, high: int, high_text: str | None = None) -
         bounds = f"[{low}, {high_text or high}]"
         if len(text) > _MAX_DIGITS or not re.fullmatch(r"[+-]?\d+", text.strip()):
             raise argparse.ArgumentTypeError(
-                f"{name} must be an integer in {bounds}, got {show_value(text)}"
+                f"{name} must be an integer in {bounds}, got {show_value(text, note_kind=False)}"
             )
         value = int(text)
         if not low <= value <= high:

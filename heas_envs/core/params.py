@@ -159,9 +159,10 @@ def _same_kind(a: Any, b: Any) -> bool:
     return a is None and b is None
 
 
-def show_value(value: Any) -> str:
+def show_value(value: Any, note_kind: bool = True) -> str:
     """A short description of ``value`` for an error message (never raises): long reprs are
-    cut, huge integers given by their number of digits, arrays by their shape."""
+    cut, huge integers given by their number of digits, arrays by their shape; with
+    ``note_kind``, numeric strings, bytes and complex numbers are named as such."""
     if isinstance(value, bool):
         return f"{value!r} (a bool)"
     if isinstance(value, int) and abs(value) >= 10**18:
@@ -169,7 +170,9 @@ def show_value(value: Any) -> str:
         return f"an integer of about {digits} digits"
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape}"
-    if isinstance(value, str) and not isinstance(value, np.str_):
+    if not note_kind:
+        kind = ""
+    elif isinstance(value, str) and not isinstance(value, np.str_):
         kind = " (a string)" if _looks_numeric(value) else ""
     elif isinstance(value, (bytes, bytearray)):
         kind = " (bytes)"
