@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from heas_envs.core.random import WorldRandom
+
 
 class Context:
     """Arrays shared by the streams of one model, for ``n_worlds`` independent worlds.
@@ -15,7 +17,9 @@ class Context:
 
     Attributes:
         n_worlds: The number of worlds B stepped together.
-        rng: The one random generator of the model; created by ``Model.reset(seed)``.
+        rng: The model's random streams (:class:`~heas_envs.core.random.WorldRandom`, one
+            generator per world; every draw's size starts with ``n_worlds``); created by
+            ``Model.reset(seed)``.
         tick: The index of the current tick (0 during the first tick of an episode).
         layer: The index of the layer being run (or about to run, between env steps).
         tick_completed: Whether the last env step completed a tick (always, with
@@ -27,7 +31,7 @@ class Context:
         if int(n_worlds) < 1:
             raise ValueError(f"n_worlds must be a positive integer, got {n_worlds!r}")
         self.n_worlds = int(n_worlds)
-        self.rng: np.random.Generator = np.random.default_rng(0)
+        self.rng = WorldRandom([0] * self.n_worlds)
         self.tick = 0
         self.layer = 0
         self.tick_completed = False

@@ -52,23 +52,34 @@ def random_neighbour(
 
 
 def ranks_within_groups(
-    keys: np.ndarray, rng: np.random.Generator
+    keys: np.ndarray, tiebreak: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Group the elements of ``keys`` by value, in a uniformly random order within each group.
+    """Group the elements of ``keys`` by value, ordered by ``tiebreak`` within each group.
 
     Args:
         keys: ``[n]`` integer group keys (e.g. ``world * n_cells + cell``).
-        rng: The model's generator.
+        tiebreak: ``[n]`` floats, one per element, that order the members of a group
+            (ascending; equal values keep element order). Independent uniform draws give a
+            uniformly random order within every group; draw them per world
+            (``ctx.rng.random_per_world``) so that the worlds stay independent.
 
     Returns:
-        ``(order, rank, start, size)``: ``order`` lists the elements grouped by key (random
-        order within a group); for every element, ``rank`` is its position within its group,
-        ``start`` the position in ``order`` where its group begins and ``size`` its group's
-        size. So ``order[start[e] + k]`` is the ``k``-th member of ``e``'s group.
+        ``(order, rank, start, size)``: ``order`` lists the elements grouped by key (ordered
+        by ``tiebreak`` within a group); for every element, ``rank`` is its position within its
+        group, ``start`` the position in ``order`` where its group begins and ``size`` its
+        group's size. So ``order[start[e] + k]`` is the ``k``-th member of ``e``'s group.
+
+    Raises:
+        ValueError: ``keys`` and ``tiebreak`` differ in shape or are not one-dimensional.
     """
+    keys, tiebreak = np.asarray(keys), np.asarray(tiebreak)
+    if keys.ndim != 1 or tiebreak.shape != keys.shape:
+        raise ValueError(
+            f"keys and tiebreak must be 1-D arrays of one shape, got {keys.shape} and "
+            f"{tiebreak.shape}"
+        )
     n = keys.size
-    perm = rng.permutation(n)
-    order = perm[np.argsort(keys[perm], kind="stable")]
+    order = np.lexsort((tiebreak, keys))
     sorted_keys = keys[order]
     first = np.ones(n, dtype=bool)
     first[1:] = sorted_keys[1:] != sorted_keys[:-1]

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from heas_envs.core.context import Context
+from heas_envs.core.random import WorldRandom, world_seeds
 from heas_envs.core.stream import AgentGroup, Stream
 
 DECISION_MODES = ("tick", "layer")
@@ -117,17 +118,22 @@ class Model:
         return self.ctx.n_worlds
 
     @property
-    def rng(self) -> np.random.Generator:
-        """The model's one random generator."""
+    def rng(self) -> WorldRandom:
+        """The model's random streams, one generator per world."""
         return self.ctx.rng
 
     # -- running ------------------------------------------------------------------------------
-    def reset(self, seed: int | None = None) -> None:
-        """Start an episode. A seed re-creates the generator; ``None`` continues its stream."""
-        if seed is not None:
-            self.ctx.rng = np.random.default_rng(seed)
-        elif not self._seeded:
-            self.ctx.rng = np.random.default_rng()
+    def reset(self, seed: int | Sequence[int] | None = None) -> None:
+        """Start an episode in every world.
+
+        Args:
+            seed: One seed per world, or one integer (world 0 takes it, the others seeds
+                derived from it: :func:`~heas_envs.core.random.world_seeds`); a seed re-creates
+                the worlds' generators, ``None`` continues their streams (fresh entropy on the
+                first reset).
+        """
+        if seed is not None or not self._seeded:
+            self.ctx.rng = WorldRandom(world_seeds(seed, self.n_worlds))
         self._seeded = True
         self.ctx.data.clear()
         self.ctx.tick = 0

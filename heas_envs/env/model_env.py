@@ -21,7 +21,7 @@ import inspect
 from typing import Any, ClassVar
 
 from heas_envs.core.model import Model
-from heas_envs.core.params import ModelParams
+from heas_envs.core.params import ModelParams, check_int
 from heas_envs.env.parallel import HierarchicalParallelEnv, with_max_cycles
 
 #: The env arguments that are not model parameters.
@@ -54,9 +54,16 @@ class ModelEnv(HierarchicalParallelEnv):
             self, model, max_steps=self.model_params.max_steps, render_mode=render_mode
         )
 
-    def build_model(self, params: ModelParams) -> Model:
-        """The model for the validated ``params`` (an instance of ``Params``)."""
+    def build_model(self, params: ModelParams, n_worlds: int = 1) -> Model:
+        """The model of ``n_worlds`` worlds for the validated ``params`` (an instance of
+        ``Params``)."""
         raise NotImplementedError(f"{type(self).__name__} must implement build_model")
+
+    def batched_model(self, n_worlds: int) -> Model:
+        """A model of ``n_worlds`` worlds with this env's parameters; world ``b`` of it,
+        reset with seeds ``[s_0, ..., s_{B-1}]``, is bit-identical to this env's model reset
+        with ``s_b`` under the same actions (see :mod:`heas_envs.core.random`)."""
+        return self.build_model(self.model_params, n_worlds=check_int("n_worlds", n_worlds, 1))
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -124,7 +124,7 @@ class RandomWalk(Stream):
         b_count = np.searchsorted(sorted_old, group + n, "left") - b_start
         mates = a_count + b_count
         # The list starts at a uniformly drawn cellmate (Mesa's pick) and wraps around.
-        offset = (ctx.rng.random(b * n) * np.maximum(mates, 1)).astype(np.int64)
+        offset = (ctx.rng.random((b, n)).reshape(-1) * np.maximum(mates, 1)).astype(np.int64)
         candidates = np.full((b * n, k_max), -1, dtype=np.int64)
         last = b * n - 1
         for k in range(k_max):  # a loop over list positions, vectorised over agents
@@ -378,9 +378,9 @@ class BoltzmannEnv(ModelEnv):
     metadata = {**HierarchicalParallelEnv.metadata, "name": "boltzmann_v0"}
     Params = BoltzmannParams
 
-    def build_model(self, params: BoltzmannParams) -> Model:
+    def build_model(self, params: BoltzmannParams, n_worlds: int = 1) -> Model:
         """The Boltzmann wealth model for validated ``params``."""
-        return make_model(boltzmann_spec(**params.model_kwargs()))
+        return make_model(boltzmann_spec(**params.model_kwargs()), n_worlds)
 
     def render_rgb(self) -> np.ndarray:
         """The grid as a picture (see :func:`boltzmann_frame`)."""

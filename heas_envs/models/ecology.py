@@ -636,9 +636,9 @@ class EcologyEnv(ModelEnv):
     metadata = {**HierarchicalParallelEnv.metadata, "name": "ecology_v0"}
     Params = EcologyParams
 
-    def build_model(self, params: EcologyParams) -> Model:
+    def build_model(self, params: EcologyParams, n_worlds: int = 1) -> Model:
         """The ecology model for validated ``params``."""
-        return make_model(ecology_spec(**params.model_kwargs()))
+        return make_model(ecology_spec(**params.model_kwargs()), n_worlds)
 
 
 parallel_env, raw_env = pettingzoo_constructors(EcologyEnv)

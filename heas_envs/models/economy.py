@@ -252,9 +252,14 @@ class Layout:
 
 
 def gini(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Gini coefficient of the non-negative ``values [B, N]`` where ``mask`` (0 if none or 0)."""
-    rows, slots, valid = gather_live(mask)  # sort the live entries only
-    x = np.where(valid, np.maximum(values[rows, slots], 0.0), 0.0)
+    """Gini coefficient of the non-negative ``values [B, N]`` where ``mask`` (0 if none or 0).
+
+    Every world sorts all its ``N`` slots (absent ones as 0), not just as many as the fullest
+    world has alive: the sums then run over the same entries whatever the other worlds hold,
+    so a world's figure is bit-identical in any batch.
+    """
+    valid = np.asarray(mask, dtype=bool)
+    x = np.where(valid, np.maximum(values, 0.0), 0.0)
     k = x.shape[1]
     n = valid.sum(axis=1)
     total = x.sum(axis=1)
@@ -278,6 +283,25 @@ def gather_live(alive: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     slots = np.argsort(~alive, axis=1, kind="stable")[:, :k]
     rows = np.arange(alive.shape[0])[:, None]
     return rows, slots, alive[rows, slots]
+
+
+def live_width_groups(
+    alive: np.ndarray,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`gather_live` for the worlds grouped by their live count, one group per count.
+
+    A reduction over the live citizens (attention, market clearing) then runs in every world
+    at exactly that world's width, as it does in a single world: padding to the fullest world
+    would change the summation order, so a world's result would depend on the others. The rows
+    returned are the worlds' indices in the whole batch.
+    """
+    counts = alive.sum(axis=1)
+    groups = []
+    for count in np.unique(counts):
+        worlds = np.flatnonzero(counts == count)
+        _, slots, valid = gather_live(alive[worlds])
+        groups.append((worlds[:, None], slots, valid))
+    return groups
 
 
 def season_factor(phase: np.ndarray, n_goods: int, amplitude: float) -> np.ndarray:
@@ -439,31 +463,32 @@ class SocialObservation(Stream):
 
     def step(self, ctx: Context) -> None:
         alive = self.read(ctx, "demography.alive")
-        rows, slots, valid = gather_live(alive)
-        signal = self.read(ctx, "broadcast.signal")[rows, slots]  # [B, K, D]
-        query = self.read(ctx, "broadcast.query")[rows, slots]
-        focus = self.read(ctx, "broadcast.focus")[rows, slots]  # [B, K]
-        k = slots.shape[1]
-        scale = focus[..., None] / np.sqrt(signal.shape[-1])
-        logits = np.matmul(query, signal.transpose(0, 2, 1)) * scale  # [B, K, K]
-        others = valid[:, None, :] & ~np.eye(k, dtype=bool)  # j is another live citizen
-        logits[~others] = -MASKED
-        top = logits.max(axis=-1, keepdims=True)
-        weights = np.exp(logits - top)
-        weights *= others  # rows without others (a citizen alone) are all 0
-        total = weights.sum(axis=-1, keepdims=True)
-        weights /= np.maximum(total, TINY)
-        social = np.matmul(weights, signal)  # [B, K, D]
         out = np.zeros((ctx.n_worlds, self.cfg.max_population, self.cfg.signal_dim))
-        out[rows, slots] = social * valid[..., None]
+        self._entropy = np.zeros(ctx.n_worlds)
+        for rows, slots, valid in live_width_groups(alive):
+            signal = self.read(ctx, "broadcast.signal")[rows, slots]  # [W, K, D]
+            query = self.read(ctx, "broadcast.query")[rows, slots]
+            focus = self.read(ctx, "broadcast.focus")[rows, slots]  # [W, K]
+            k = slots.shape[1]
+            scale = focus[..., None] / np.sqrt(signal.shape[-1])
+            logits = np.matmul(query, signal.transpose(0, 2, 1)) * scale  # [W, K, K]
+            others = valid[:, None, :] & ~np.eye(k, dtype=bool)  # j is another live citizen
+            logits[~others] = -MASKED
+            top = logits.max(axis=-1, keepdims=True)
+            weights = np.exp(logits - top)
+            weights *= others  # rows without others (a citizen alone) are all 0
+            total = weights.sum(axis=-1, keepdims=True)
+            weights /= np.maximum(total, TINY)
+            social = np.matmul(weights, signal)  # [W, K, D]
+            out[rows, slots] = social * valid[..., None]
+            # entropy of a softmax: log(total) + top - sum_j w_j * logit_j (masked terms have w = 0)
+            n_others = others.sum(axis=-1)
+            entropy = np.log(np.maximum(total[..., 0], TINY)) + top[..., 0]
+            entropy -= (weights * logits).sum(axis=-1)
+            counted = valid & (n_others > 1)
+            entropy = np.where(counted, entropy / np.log(np.maximum(n_others, 2)), 0.0)
+            self._entropy[rows[:, 0]] = entropy.sum(axis=1) / np.maximum(counted.sum(axis=1), 1)
         self.write(ctx, "signal", out)
-        # entropy of a softmax: log(total) + top - sum_j w_j * logit_j (masked terms have w = 0)
-        n_others = others.sum(axis=-1)
-        entropy = np.log(np.maximum(total[..., 0], TINY)) + top[..., 0]
-        entropy -= (weights * logits).sum(axis=-1)
-        counted = valid & (n_others > 1)
-        entropy = np.where(counted, entropy / np.log(np.maximum(n_others, 2)), 0.0)
-        self._entropy = entropy.sum(axis=1) / np.maximum(counted.sum(axis=1), 1)
 
     def metrics_step(self, ctx: Context) -> dict[str, np.ndarray]:
         return {"attention_entropy": self._entropy}
@@ -567,16 +592,21 @@ class Traders(Citizens):
         lay = self.layout
         alive = self.read(ctx, "demography.alive")
         before = self.read(ctx, "production.holdings")
-        rows, slots, valid = gather_live(alive)
-        acts = np.asarray(actions, dtype=np.float64)[rows, slots]  # [B, K, A]
-        preference = np.clip(acts[..., lay.preference], 0.0, 1.0) + TINY
-        preference /= preference.sum(axis=-1, keepdims=True)
-        willing = np.where(valid, np.clip(acts[..., lay.willingness], 0.0, 1.0), 0.0)
-        holdings, unit_prices = clear_market(
-            before[rows, slots], preference, willing, self.cfg.trade_iterations, self.cfg.trade_rate
-        )
         after = before.copy()
-        after[rows, slots] = np.where(valid[..., None], holdings, before[rows, slots])
+        unit_prices = np.zeros((ctx.n_worlds, self.cfg.n_goods))
+        for rows, slots, valid in live_width_groups(alive):
+            acts = np.asarray(actions, dtype=np.float64)[rows, slots]  # [W, K, A]
+            preference = np.clip(acts[..., lay.preference], 0.0, 1.0) + TINY
+            preference /= preference.sum(axis=-1, keepdims=True)
+            willing = np.where(valid, np.clip(acts[..., lay.willingness], 0.0, 1.0), 0.0)
+            holdings, unit_prices[rows[:, 0]] = clear_market(
+                before[rows, slots],
+                preference,
+                willing,
+                self.cfg.trade_iterations,
+                self.cfg.trade_rate,
+            )
+            after[rows, slots] = np.where(valid[..., None], holdings, before[rows, slots])
         volume = 0.5 * np.abs(after - before).sum(axis=(1, 2))
         self.write(ctx, "holdings", after)
         self.write(ctx, "prices", unit_prices)
@@ -758,7 +788,7 @@ class Demography(Stream):
         gift = cfg.birth_share * holdings[world, parent]
         holdings[world, parent] -= gift
         holdings[world, child] = gift
-        noise = cfg.mutation * rng.standard_normal(gift.shape)
+        noise = cfg.mutation * rng.standard_normal_per_world(parents.sum(axis=1), gift.shape[1:])
         logits = np.log(np.maximum(weights[world, parent], TINY)) + noise
         child_weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
         weights[world, child] = child_weights / child_weights.sum(axis=-1, keepdims=True)
@@ -918,10 +948,10 @@ class EconomyEnv(ModelEnv):
     metadata = {**HierarchicalParallelEnv.metadata, "name": "economy_v0"}
     Params = EconomyParams
 
-    def build_model(self, params: EconomyParams) -> Model:
+    def build_model(self, params: EconomyParams, n_worlds: int = 1) -> Model:
         """The economy model for validated ``params``; sets :attr:`config`."""
         self.config = EconomyConfig(**params.model_kwargs())
-        return make_model(economy_spec(self.config), decision=self.config.decision)
+        return make_model(economy_spec(self.config), n_worlds, decision=self.config.decision)
 
 
 parallel_env, raw_env = pettingzoo_constructors(EconomyEnv)

@@ -900,9 +900,9 @@ class EnterpriseEnv(ModelEnv):
     metadata = {**HierarchicalParallelEnv.metadata, "name": "enterprise_v0"}
     Params = EnterpriseParams
 
-    def build_model(self, params: EnterpriseParams) -> Model:
+    def build_model(self, params: EnterpriseParams, n_worlds: int = 1) -> Model:
         """The enterprise model for validated ``params``."""
-        return make_model(enterprise_spec(**params.model_kwargs()))
+        return make_model(enterprise_spec(**params.model_kwargs()), n_worlds)
 
 
 def _scenario_name(regime: str, demand: float, audit: float, firms: int, costs: float) -> str:

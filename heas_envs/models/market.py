@@ -436,9 +436,9 @@ class MarketEnv(ModelEnv):
     metadata = {**HierarchicalParallelEnv.metadata, "name": "market_v0"}
     Params = MarketParams
 
-    def build_model(self, params: MarketParams) -> Model:
+    def build_model(self, params: MarketParams, n_worlds: int = 1) -> Model:
         """The market model for validated ``params``."""
-        return make_model(market_spec(**params.model_kwargs()))
+        return make_model(market_spec(**params.model_kwargs()), n_worlds)
 
 
 parallel_env, raw_env = pettingzoo_constructors(MarketEnv)

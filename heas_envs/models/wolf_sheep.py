@@ -137,8 +137,20 @@ def place_births(alive: np.ndarray, parents: np.ndarray) -> tuple[np.ndarray, np
     return world * m + slot, world * m + child
 
 
+def per_animal(ctx: Context, idx: np.ndarray, m: int, width: int = 0) -> np.ndarray:
+    """Uniform draws for the animals ``idx`` (flat slots over ``B * m``, in world order): world
+    ``b``'s draws come from world ``b``'s generator alone, as many as world ``b`` has animals.
+
+    Returns:
+        ``[len(idx)]`` floats, or ``[len(idx), width]`` for a ``width > 0``.
+    """
+    counts = np.bincount(idx // m, minlength=ctx.n_worlds)
+    draws = ctx.rng.random_per_world(counts * max(width, 1))
+    return draws.reshape(idx.size, width) if width else draws
+
+
 def choose_cell(
-    preferred: np.ndarray, options: np.ndarray, stay: np.ndarray, rng: np.random.Generator
+    preferred: np.ndarray, options: np.ndarray, stay: np.ndarray, draws: np.ndarray
 ) -> np.ndarray:
     """Per row, a uniformly drawn ``options`` entry among the ``preferred`` ones (else ``stay``).
 
@@ -146,9 +158,9 @@ def choose_cell(
         preferred: ``[n, k]`` bool, the eligible options.
         options: ``[n, k]`` cell indices.
         stay: ``[n]`` the cells of rows without an eligible option.
-        rng: The model's generator.
+        draws: ``[n, k]`` independent uniform floats in ``[0, 1)`` (the largest preferred wins).
     """
-    keys = np.where(preferred, rng.random(preferred.shape), -1.0)
+    keys = np.where(preferred, draws, -1.0)
     pick = keys.argmax(axis=1)
     return np.where(preferred.any(axis=1), options[np.arange(len(pick)), pick], stay)
 
@@ -309,7 +321,7 @@ class _Animals(Stream):
         self._counts["starved"] = np.bincount(dead // m, minlength=b).astype(np.float64)
         live = idx[alive[idx]]
         breeds = np.zeros(b * m, dtype=bool)
-        breeds[live[ctx.rng.random(live.size) < self.reproduce]] = True
+        breeds[live[per_animal(ctx, live, m) < self.reproduce]] = True
         parent, child = place_births(alive.reshape(b, m), breeds.reshape(b, m))
         energy[parent] /= 2
         energy[child] = energy[parent]
@@ -365,18 +377,20 @@ class Sheep(_Animals):
         safe = grid.valid[cell[idx]] & ~wolf_here[where]
         grassy = safe & grown[where]
         preferred = np.where(grassy.any(axis=1, keepdims=True), grassy, safe)
-        cell[idx] = choose_cell(preferred, options, cell[idx], ctx.rng)
+        cell[idx] = choose_cell(
+            preferred, options, cell[idx], per_animal(ctx, idx, m, options.shape[1])
+        )
         grazed = np.zeros(b * grid.n_cells, dtype=bool)
         if self.grass:
             energy[idx] -= 1.0
             # Graze: among the sheep allowed to graze on a grown patch, one drawn uniformly eats it.
             patch = world * grid.n_cells + cell[idx]
             allowed = grown[patch] & (
-                ctx.rng.random(idx.size) < self.read(ctx, "ranger.grazing_rate")[world]
+                per_animal(ctx, idx, m) < self.read(ctx, "ranger.grazing_rate")[world]
             )
-            eaters = ctx.rng.permutation(np.flatnonzero(allowed))
-            _, first = np.unique(patch[eaters], return_index=True)
-            winners = eaters[first]
+            eaters = np.flatnonzero(allowed)
+            _, rank, _, _ = ranks_within_groups(patch[eaters], per_animal(ctx, idx, m)[eaters])
+            winners = eaters[rank == 0]
             energy[idx[winners]] += self.gain_from_food
             grazed[patch[winners]] = True
         self._counts["grazed"] = np.bincount(
@@ -410,7 +424,7 @@ class Wolves(_Animals):
         energy = ctx[self.key("energy")].reshape(b * m).copy()
         cell = ctx[self.key("cell")].reshape(b * m).copy()
         idx = np.flatnonzero(alive)
-        cull = ctx.rng.random(idx.size) < self.read(ctx, "ranger.harvest_rate")[idx // m]
+        cull = per_animal(ctx, idx, m) < self.read(ctx, "ranger.harvest_rate")[idx // m]
         alive[idx[cull]] = False
         culled = np.bincount(idx[cull] // m, minlength=b).astype(np.float64)
         idx = idx[~cull]
@@ -428,15 +442,18 @@ class Wolves(_Animals):
             sheep_count[world[:, None] * grid.n_cells + np.maximum(options, 0)] > 0
         )
         preferred = np.where(with_sheep.any(axis=1, keepdims=True), with_sheep, valid)
-        cell[idx] = choose_cell(preferred, options, cell[idx], ctx.rng)
+        cell[idx] = choose_cell(
+            preferred, options, cell[idx], per_animal(ctx, idx, m, options.shape[1])
+        )
         energy[idx] -= 1.0
         # Eat: k wolves, n sheep in a cell -> min(k, n) wolves and as many sheep, drawn uniformly.
         patch = world * grid.n_cells + cell[idx]
-        _, wolf_rank, _, _ = ranks_within_groups(patch, ctx.rng)
+        _, wolf_rank, _, _ = ranks_within_groups(patch, per_animal(ctx, idx, m))
         eats = wolf_rank < sheep_count[patch]
         energy[idx[eats]] += self.gain_from_food
         hunters = np.bincount(patch[eats], minlength=b * grid.n_cells)
-        _, sheep_rank, _, _ = ranks_within_groups(sheep_patch, ctx.rng)
+        sheep_draws = per_animal(ctx, sheep_world * self.max_sheep + sheep_slot, self.max_sheep)
+        _, sheep_rank, _, _ = ranks_within_groups(sheep_patch, sheep_draws)
         killed = sheep_rank < hunters[sheep_patch]
         kills = np.zeros((b, self.max_sheep), dtype=bool)
         kills[sheep_world[killed], sheep_slot[killed]] = True
@@ -708,9 +725,9 @@ class WolfSheepEnv(ModelEnv):
     metadata = {**HierarchicalParallelEnv.metadata, "name": "wolf_sheep_v0"}
     Params = WolfSheepParams
 
-    def build_model(self, params: WolfSheepParams) -> Model:
+    def build_model(self, params: WolfSheepParams, n_worlds: int = 1) -> Model:
         """The wolf-sheep model for validated ``params``."""
-        return make_model(wolf_sheep_spec(**params.model_kwargs()))
+        return make_model(wolf_sheep_spec(**params.model_kwargs()), n_worlds)
 
     def render_rgb(self) -> np.ndarray:
         """The grid as a picture (see :func:`wolf_sheep_frame`)."""
