@@ -56,6 +56,9 @@ uniformly (the same law as Mesa's sequential order). Movement choices use the gr
 sheep positions at the start of the species' sub-step, whereas in Mesa an animal acting later
 sees the grass eaten and sheep killed earlier in the same sub-step. Sheep see the wolves culled
 in the same tick, since the cull happens in the wolves' sub-step.
+Every random draw is made per world (each animal's draws come from its world's generator, the
+random order within a cell from per-animal tie-break draws), so a world of a batch follows the
+trajectory of a single world with its seed, whatever the other worlds do.
 
 Capacity: each species has ``max_animals`` slots; a newborn takes a free slot (slots of the
 dead are reused), and births beyond the free slots are dropped (the parent keeps its energy,
