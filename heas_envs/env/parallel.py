@@ -435,7 +435,7 @@ class HierarchicalParallelEnv(ParallelEnv):
             r: o[self._alive[r]].mean(axis=0) if self._alive[r].any() else np.zeros(o.shape[1:])
             for r, o in self._obs.items()
         }
-        return metrics_and_bars(self._history, means, title=self.metadata["name"])
+        return metrics_and_bars(self._history, means)
 
     def _record_history(self) -> None:
         if self.render_mode == "rgb_array":  # only a picture needs the metrics' history

@@ -35,7 +35,6 @@ MAX_LINES = 8
 def metrics_and_bars(
     history: Sequence[Mapping[str, float]],
     bars: Mapping[str, np.ndarray],
-    title: str = "",
 ) -> np.ndarray:
     """A frame with the episode's metrics over time on top and one bar panel per role below.
 
@@ -43,12 +42,10 @@ def metrics_and_bars(
         history: One mapping of metric name to value per recorded tick (the first
             :data:`MAX_LINES` metrics are drawn, each scaled to its own range over the episode).
         bars: Per role, a vector of values drawn as bars (scaled by its largest magnitude).
-        title: Unused in the picture (no fonts); kept for callers that label frames.
 
     Returns:
         ``[HEIGHT, WIDTH, 3]`` uint8.
     """
-    del title
     img = np.empty((HEIGHT, WIDTH, 3), dtype=np.uint8)
     img[:] = BACKGROUND
     top = HEIGHT // 2
