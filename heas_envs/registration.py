@@ -15,6 +15,8 @@ import gymnasium
 import pettingzoo
 
 from heas_envs.core.params import ModelParams
+from heas_envs.env.model_env import ModelEnv
+from heas_envs.env.vector import VectorWorldsEnv
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ def register(
     gymnasium.register(
         id=id,
         entry_point="heas_envs.env.single:SingleAgentEnv",
+        vector_entry_point="heas_envs.env.single_vector:SingleAgentVectorEnv",
         kwargs={"env_id": id},
         disable_env_checker=True,
     )
@@ -162,6 +165,57 @@ def make_parallel(env_id: str, **params: Any):
             f"unknown parameter(s) {unknown} for {env_id}; valid parameters: {sorted(valid)}"
         )
     return cls(**params)
+
+
+def make_vec(
+    env_id: str,
+    num_worlds: int = 1,
+    *,
+    autoreset: str = "next_step",
+    record_trace: bool = False,
+    focal: tuple[str, int] | None = None,
+    **params: Any,
+) -> VectorWorldsEnv:
+    """Build ``num_worlds`` worlds of ``env_id`` stepped together as one array env.
+
+    World ``b`` reset with seed ``s_b`` follows exactly the env that :func:`make_parallel`
+    builds, reset with ``s_b``, under the same actions (see :mod:`heas_envs.env.vector`).
+
+    Args:
+        env_id: A registered id whose class is a :class:`~heas_envs.env.model_env.ModelEnv`.
+        num_worlds: The number of worlds B.
+        autoreset: ``"next_step"`` or ``"same_step"`` (see :mod:`heas_envs.env.vector`).
+        record_trace: Keep each step's per-layer trace.
+        focal: ``(role, index)`` of an agent whose end ends its world's episode.
+        **params: Model parameters, as for :func:`make_parallel` (``max_cycles`` too).
+
+    Raises:
+        ValueError: An unknown id or parameter, a bad value, or an env class that cannot
+            build batched models.
+    """
+    if "render_mode" in params:
+        raise ValueError(
+            "make_vec renders nothing: leave out render_mode (render a single env from "
+            "make_parallel instead)"
+        )
+    env = make_parallel(env_id, **params)
+    if not isinstance(env, ModelEnv):
+        raise ValueError(
+            f"{env_id} cannot be batched: its class {type(env).__name__} is not a "
+            "heas_envs.env.model_env.ModelEnv (which builds models of any number of worlds)"
+        )
+    venv = VectorWorldsEnv(
+        env.batched_model,
+        num_worlds,
+        max_steps=env.max_steps,
+        autoreset=autoreset,
+        focal=focal,
+        record_trace=record_trace,
+    )
+    venv.env_id = env_id
+    venv.params = {**env.params, "max_steps": env.max_steps}
+    venv.single_env = env
+    return venv
 
 
 def _declaration(cls: type) -> type[ModelParams] | None:

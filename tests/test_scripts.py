@@ -24,6 +24,7 @@ def test_the_user_model_example_builds_a_conforming_env():
     check_env(example.make_env, num_cycles=30)
     env = example.make_env()
     env.reset(seed=0)
+    env.record_trace = True
     assert env.possible_agents == ["trader_0", "trader_1", "trader_2"]
     env.step({a: np.ones(1, dtype=np.float32) for a in env.agents})
     # the traders earn their held position (0 at first) times this tick's price change

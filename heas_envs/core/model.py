@@ -123,7 +123,9 @@ class Model:
         return self.ctx.rng
 
     # -- running ------------------------------------------------------------------------------
-    def reset(self, seed: int | Sequence[int] | None = None) -> None:
+    def reset(
+        self, seed: int | Sequence[int] | None = None, *, rng: WorldRandom | None = None
+    ) -> None:
         """Start an episode in every world.
 
         Args:
@@ -131,8 +133,17 @@ class Model:
                 derived from it: :func:`~heas_envs.core.random.world_seeds`); a seed re-creates
                 the worlds' generators, ``None`` continues their streams (fresh entropy on the
                 first reset).
+            rng: The worlds' generators to continue instead (a world moving between batches
+                takes its own stream with it); give ``seed`` or ``rng``, not both.
         """
-        if seed is not None or not self._seeded:
+        if rng is not None:
+            if seed is not None or rng.n_worlds != self.n_worlds:
+                raise ValueError(
+                    f"give seed or rng (of {self.n_worlds} worlds), not both; got seed={seed!r} "
+                    f"and an rng of {rng.n_worlds} worlds"
+                )
+            self.ctx.rng = rng
+        elif seed is not None or not self._seeded:
             self.ctx.rng = WorldRandom(world_seeds(seed, self.n_worlds))
         self._seeded = True
         self.ctx.data.clear()

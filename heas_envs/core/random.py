@@ -52,6 +52,16 @@ class WorldRandom:
             raise ValueError("WorldRandom needs at least one world's seed")
         self.generators = [np.random.default_rng(check_seed(s)) for s in seeds]
 
+    @classmethod
+    def of(cls, generators: Sequence[np.random.Generator]) -> WorldRandom:
+        """Random streams that continue ``generators`` (world ``b`` draws from
+        ``generators[b]``): how a world keeps its own stream when it moves to another batch."""
+        out = cls.__new__(cls)
+        out.generators = list(generators)
+        if not out.generators:
+            raise ValueError("WorldRandom needs at least one world's generator")
+        return out
+
     @property
     def n_worlds(self) -> int:
         """The number of worlds B."""

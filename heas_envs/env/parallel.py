@@ -15,6 +15,15 @@ from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 from heas_envs.core.model import LayerTrace, Model
 from heas_envs.core.params import check_int, check_seed, show_value
 from heas_envs.core.stream import AgentGroup
+from heas_envs.env.vector import (
+    VectorStep,
+    VectorWorldsEnv,
+    as_real_array,
+    sample_actions,
+    valid_rows,
+)
+
+__all__ = ["ArrayStep", "HierarchicalParallelEnv", "as_real_array", "sample_actions"]
 
 RENDER_MODES = ("human", "ansi", "rgb_array")
 
@@ -89,10 +98,11 @@ class HierarchicalParallelEnv(ParallelEnv):
         steps = with_max_cycles({"max_steps": max_steps}, max_cycles)["max_steps"]
         self.max_steps = check_int("max_steps", 200 if steps is None else steps, 1)
         self.render_mode = check_render_mode(render_mode, self.metadata["render_modes"])
-        self.roles: list[str] = list(self.model.groups)
-        if not self.roles:
-            raise ValueError("the model has no agent group, so the env would have no agents")
-        self._role_group: dict[str, AgentGroup] = {r: g[0] for r, g in self.model.groups.items()}
+        self.worlds = VectorWorldsEnv(
+            None, 1, max_steps=self.max_steps, autoreset=None, model=self.model
+        )
+        self.roles: list[str] = self.worlds.roles
+        self._role_group: dict[str, AgentGroup] = self.worlds.groups
         self.possible_agents = [
             f"{role}_{i}" for role in self.roles for i in range(self._role_group[role].n_agents)
         ]
@@ -111,15 +121,20 @@ class HierarchicalParallelEnv(ParallelEnv):
         self.action_spaces = {
             a: self._role_group[self._slot[a][0]].action_space for a in self.possible_agents
         }
-        for role, group in self._role_group.items():
-            _check_supported_space(role, group.action_space)
         self.state_space = _state_space(self._role_group.values())
-        self.agents: list[str] = []
+        self._agents: list[str] | None = []
         self._alive: dict[str, np.ndarray] = {}
-        self._ever: dict[str, np.ndarray] = {}
         self._obs: dict[str, np.ndarray] = {}
         self._history: list[dict[str, float]] = []
         self._done = True
+
+    @property
+    def agents(self) -> list[str]:  # type: ignore[override]
+        """The live agents (PettingZoo's ``agents``); built on first use after each step, so
+        the array API never builds it."""
+        if self._agents is None:
+            self._agents = [] if self._done else self._live_agents()
+        return self._agents
 
     # -- spaces -----------------------------------------------------------------------------
     def observation_space(self, agent: str) -> spaces.Space:
@@ -158,7 +173,17 @@ class HierarchicalParallelEnv(ParallelEnv):
     @property
     def ever_alive(self) -> dict[str, np.ndarray]:
         """Per role, which slots have held a living agent in this episode."""
-        return {r: a.copy() for r, a in self._ever.items()}
+        return {r: a[0] for r, a in self.worlds.ever_alive.items()}
+
+    @property
+    def record_trace(self) -> bool:
+        """Whether each step keeps its per-layer trace (:attr:`substep_trace`); off by
+        default: set it to ``True`` before the steps whose trace you want."""
+        return self.worlds.record_trace
+
+    @record_trace.setter
+    def record_trace(self, value: bool) -> None:
+        self.worlds.record_trace = value
 
     @property
     def tick(self) -> int:
@@ -167,10 +192,11 @@ class HierarchicalParallelEnv(ParallelEnv):
 
     @property
     def substep_trace(self) -> list[LayerTrace]:
-        """The layers run by the last step, each with its metrics right after it ran."""
+        """The layers run by the last step, each with its metrics right after it ran (kept
+        only with :attr:`record_trace` on)."""
         return [
             LayerTrace(t.tick, t.layer, t.streams, {k: _scalar(v) for k, v in t.metrics.items()})
-            for t in self.model.trace
+            for t in self.worlds.substep_trace
         ]
 
     # -- array API --------------------------------------------------------------------------
@@ -182,13 +208,11 @@ class HierarchicalParallelEnv(ParallelEnv):
         Raises:
             ValueError: ``seed`` is not ``None`` or an integer in ``[0, 2**63 - 1]``.
         """
-        self.model.reset(check_seed(seed))
-        ctx = self.model.ctx
-        self._alive = {r: g.alive(ctx)[0].copy() for r, g in self._role_group.items()}
-        self._ever = {r: a.copy() for r, a in self._alive.items()}
-        self._obs = self._observe()
+        obs, info = self.worlds.reset(check_seed(seed))
+        self._obs = {r: o[0] for r, o in obs.items()}
+        self._alive = {r: a[0] for r, a in info["alive"].items()}
         self._done = False
-        self.agents = self._live_agents()
+        self._agents = None
         self._history = []
         self._record_history()
         return _copies(self._obs), _copies(self._alive)
@@ -205,62 +229,22 @@ class HierarchicalParallelEnv(ParallelEnv):
             raise ValueError(
                 f"step_arrays takes a mapping from role to an action array, got {show_value(actions)}"
             )
-        active = self.model.active_roles()
-        batch: dict[str, np.ndarray] = {}
-        for role in self.roles:
-            shape = (self._role_group[role].n_agents, *self._action_shape(role))
-            if role in actions:
-                batch[role] = self._validated(role, actions[role])[None]
-            elif role in active and self._alive[role].any():
-                raise ValueError(
-                    f"no actions for role {role!r}; step_arrays takes one array per role "
-                    f"of shape {shape}"
-                )
-            elif role in active:  # nobody of this role is alive: its group still runs
-                batch[role] = np.zeros((1, *shape), dtype=self._role_group[role].action_space.dtype)
-        unknown = set(actions) - set(self.roles)
-        if unknown:
-            raise ValueError(f"unknown roles {sorted(unknown)}; roles are {self.roles}")
-        return self._advance(batch)
+        return self._advance(self.worlds.step(actions))
 
-    def _advance(self, batch: dict[str, np.ndarray]) -> ArrayStep:
-        model = self.model
-        before = self._alive
-        completed = model.advance(batch, final_tick=model.ctx.tick + 1 >= self.max_steps)
-        ctx = model.ctx
-        alive = {r: g.alive(ctx)[0].copy() for r, g in self._role_group.items()}
-        truncating = completed and ctx.tick >= self.max_steps
-        obs = self._observe()
-        rewards, terminated, truncated = {}, {}, {}
-        for role in self.roles:
-            revived = alive[role] & ~before[role] & self._ever[role]
-            if revived.any():
-                raise RuntimeError(
-                    f"model bug: slots {np.flatnonzero(revived).tolist()} of role {role!r} "
-                    "came back to life; a dead agent's slot may never be reused"
-                )
-            if truncating:  # an agent born as the episode ends would never act: not reported
-                alive[role] &= before[role]
-            self._ever[role] |= alive[role]
-            reward = sum(g.reward(ctx)[0] for g in model.groups[role])
-            shown = before[role] | alive[role]
-            rewards[role] = np.where(shown, reward, 0.0).astype(np.float64)
-            terminated[role] = before[role] & ~alive[role]
-            truncated[role] = alive[role] & truncating
-        self._alive = alive
-        self._obs = obs
-        if truncating or not any(a.any() for a in alive.values()):
-            self._done = True
-        self.agents = [] if truncating else self._live_agents()
+    def _advance(self, out: VectorStep) -> ArrayStep:
+        self._obs = {r: o[0] for r, o in out.obs.items()}
+        self._alive = {r: a[0] for r, a in out.alive.items()}
+        self._done = bool(out.info["ended"][0])
+        self._agents = None
         self._record_history()
-        return ArrayStep(_copies(obs), rewards, terminated, truncated, _copies(alive))
-
-    def _observe(self) -> dict[str, np.ndarray]:
-        ctx = self.model.ctx
-        return {
-            role: np.array(self.model.observing_group(role).observe(ctx)[0], dtype=np.float32)
-            for role in self.roles
-        }
+        first = {r: v[0] for r, v in out.rewards.items()}
+        return ArrayStep(
+            _copies(self._obs),
+            first,
+            {r: v[0] for r, v in out.terminated.items()},
+            {r: v[0] for r, v in out.truncated.items()},
+            _copies(self._alive),
+        )
 
     def _live_agents(self) -> list[str]:
         return [
@@ -270,32 +254,7 @@ class HierarchicalParallelEnv(ParallelEnv):
         ]
 
     def _action_shape(self, role: str) -> tuple[int, ...]:
-        space = self._role_group[role].action_space
-        return space.shape if not isinstance(space, spaces.Discrete) else ()
-
-    def _validated(self, role: str, actions: Any) -> np.ndarray:
-        group = self._role_group[role]
-        space = group.action_space
-        shape = (group.n_agents, *self._action_shape(role))
-        raw = as_real_array(actions)
-        if raw is None:
-            raise ValueError(
-                f"actions of role {role!r} must be real numbers of shape {shape} in {space}, "
-                f"got {show_value(actions)}"
-            )
-        if raw.shape != shape:
-            raise ValueError(
-                f"actions of role {role!r} have shape {raw.shape}; expected {shape} "
-                f"(one row per slot, each in {space})"
-            )
-        bad = ~_valid_rows(space, raw) & self._alive[role]
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"invalid action {raw[i].tolist()!r} for agent '{role}_{i}': "
-                f"expected a finite value in {space}"
-            )
-        return raw.astype(space.dtype) if space.dtype is not None else raw
+        return self.worlds.action_shapes[role]
 
     # -- dict API (PettingZoo) --------------------------------------------------------------
     def reset(
@@ -335,9 +294,9 @@ class HierarchicalParallelEnv(ParallelEnv):
             rows = np.zeros((self._role_group[role].n_agents, *self._action_shape(role)))
             if len(live):
                 rows[live] = self._stack_actions(role, live, actions)
-            batch[role] = self._validated(role, rows)[None]
+            batch[role] = rows
         before = self.agents
-        out = self._advance(batch)
+        out = self._advance(self.worlds.step(batch))
         previous = set(before)
         born = [a for a in self._live_agents() if a not in previous]
         shown = [*before, *born]
@@ -367,7 +326,7 @@ class HierarchicalParallelEnv(ParallelEnv):
             problem = f"{show_value(action)} for agent {agent!r}: expected real numbers"
         elif row.shape != shape:
             problem = f"{show_value(row.tolist())} for agent {agent!r}: expected shape {shape}"
-        elif not _valid_rows(space, row[None])[0]:
+        elif not valid_rows(space, row[None])[0]:
             problem = f"{show_value(row.tolist())} for agent {agent!r}: expected a finite value"
         else:
             return row
@@ -537,45 +496,6 @@ def aec_view(env: HierarchicalParallelEnv) -> OrderEnforcingWrapper:
     return OrderEnforcingWrapper(CheckedAECEnv(env))
 
 
-def sample_actions(space: spaces.Space, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` uniform samples of ``space`` (Box with finite bounds, Discrete, MultiDiscrete)."""
-    if isinstance(space, spaces.Discrete):
-        return rng.integers(space.start, space.start + space.n, size=n)
-    if isinstance(space, spaces.MultiDiscrete):
-        return rng.integers(0, space.nvec, size=(n, *space.nvec.shape))
-    return rng.uniform(space.low, space.high, size=(n, *space.shape)).astype(space.dtype)
-
-
-def _check_supported_space(role: str, space: spaces.Space) -> None:
-    if isinstance(space, (spaces.Discrete, spaces.MultiDiscrete)):
-        return
-    if (
-        isinstance(space, spaces.Box)
-        and np.all(np.isfinite(space.low))
-        and np.all(np.isfinite(space.high))
-    ):
-        return
-    raise TypeError(
-        f"role {role!r}: action space {space} is not supported; use a bounded Box, "
-        "Discrete or MultiDiscrete"
-    )
-
-
-def _valid_rows(space: spaces.Space, raw: np.ndarray) -> np.ndarray:
-    """Which rows (agents) of ``raw`` lie in ``space``; ``raw`` is float64 ``[n, ...]``."""
-    axes = tuple(range(1, raw.ndim))
-    finite = np.isfinite(raw).all(axis=axes) if axes else np.isfinite(raw)
-    if isinstance(space, spaces.Discrete):
-        return (
-            finite & (raw == np.round(raw)) & (raw >= space.start) & (raw < space.start + space.n)
-        )
-    if isinstance(space, spaces.MultiDiscrete):
-        ok = (raw == np.round(raw)) & (raw >= 0) & (raw < space.nvec)
-        return finite & ok.all(axis=axes)
-    inside = (raw >= space.low) & (raw <= space.high)
-    return finite & inside.all(axis=axes)
-
-
 def check_render_mode(render_mode: Any, modes: list[str]) -> str | None:
     """``render_mode`` if it is ``None`` or one of ``modes``; another string with a warning.
 
@@ -596,26 +516,6 @@ def check_render_mode(render_mode: Any, modes: list[str]) -> str | None:
         "render nothing"
     )
     return render_mode
-
-
-def as_real_array(value: Any) -> np.ndarray | None:
-    """``value`` as a float64 array if it holds only real numbers, else ``None``.
-
-    Booleans, integers and floats (Python, NumPy, or tensors, which are detached first) pass;
-    strings, bytes, complex numbers, ``None``, objects and integers beyond int64 do not.
-    """
-    if isinstance(value, (str, bytes)):
-        return None
-    detach = getattr(value, "detach", None)
-    if callable(detach) and hasattr(value, "numpy"):  # a torch tensor, maybe requiring grad
-        value = detach().cpu().numpy()
-    try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError, RuntimeError, OverflowError):
-        return None
-    if arr.dtype.kind not in "biuf":
-        return None
-    return arr.astype(np.float64, copy=False)
 
 
 def _state_space(groups: Any) -> spaces.Box:

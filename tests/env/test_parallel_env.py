@@ -125,9 +125,13 @@ def test_substep_trace_lists_each_layer_with_its_metrics_in_order():
     env = heas_envs.make_parallel("heas_envs/Market-v0")
     env.reset(seed=0)
     env.step({a: env.action_space(a).sample() for a in env.agents})
+    with pytest.raises(RuntimeError, match="set record_trace = True"):
+        _ = env.substep_trace  # off unless asked for: it costs a metrics call per stream
+    env.record_trace = True
+    env.step({a: env.action_space(a).sample() for a in env.agents})
     trace = env.substep_trace
     assert [t.layer for t in trace] == ["L1 price", "L2 traders", "L3 regulator"]
-    assert trace[0].tick == 0 and trace[0].streams == ["price"]
+    assert trace[0].tick == 1 and trace[0].streams == ["price"]
     assert trace[0].metrics["price.price"] == env.metrics()["price.price"]
     assert "regulator.tax" in trace[2].metrics
 

@@ -1,0 +1,661 @@
+"""B worlds of one model stepped as arrays: the engine under every env of the suite.
+
+:class:`VectorWorldsEnv` steps ``B`` independent worlds of a hierarchical model in one array
+step of the model. Actions are ``{role: [B, n_agents, *act_shape]}``; observations, rewards,
+``terminated``, ``truncated`` and ``alive`` come back as ``[B, n_agents, ...]`` per role. The
+PettingZoo env (:class:`~heas_envs.env.HierarchicalParallelEnv`) is this engine with one world
+and no automatic reset, so the per-world rules below are the PettingZoo rules of that env:
+
+- agent ``i`` of world ``b`` is *terminated* in the step in which it dies; it is *truncated*
+  when the world reaches ``max_steps`` alive; an agent born in the step that ends the world by
+  truncation is not reported (it would never act);
+- a world's episode ends when it is truncated or when no agent of it is alive (for a
+  single-agent view, ``focal``: when the focal agent is done);
+- actions of slots that are not alive are ignored; an invalid action of a live agent of any
+  world raises a ``ValueError`` naming the world, the agent and the space, and nothing changes.
+
+**Automatic reset.** A world whose episode ended is reset on its own, as Gymnasium's vector
+envs do, in one of two modes (``autoreset``):
+
+- ``"next_step"`` (Gymnasium 1.x's default): the step that ends world ``b`` returns its final
+  observation; the next step ignores world ``b``'s actions, resets it and returns its first
+  observation with zero rewards and no done flags (``info["autoreset"][b]`` is true);
+- ``"same_step"`` (Stable-Baselines3's convention): the step that ends world ``b`` resets it
+  at once and returns the first observation of the new episode; the final observation and
+  alive mask are in ``info["final_obs"]`` / ``info["final_alive"]`` (rows of ended worlds).
+
+``info["ended"]`` marks the worlds whose episode ended in the step, in both modes.
+
+**Exact worlds.** World ``b`` reset with seed ``s_b`` follows bit for bit the trajectory of a
+single env reset with ``s_b`` under the same actions, through its automatic resets (each a
+reset without a seed, which continues the world's random stream), whatever ``B`` is and
+whatever the other worlds do. Two things make this hold:
+
+- every random draw of a model is made per world, from the world's own generator
+  (:mod:`heas_envs.core.random`);
+- worlds step in *cohorts*: a cohort is one model of ``k`` worlds that started their episodes
+  together, so they share the tick counter on which slow layers, seasons and the
+  ``max_steps`` limit depend. At ``reset`` all worlds form one cohort. Worlds whose episodes
+  end in the same step are reset together into one new cohort (a model of that size is taken
+  from a pool of idle ones or built); they take their own generators with them, and the old
+  cohort keeps stepping the worlds that are still running, with filler actions in the rows it
+  no longer owns, until none remain. Episodes that all end by the time limit keep one cohort
+  for ever; early ends split the batch into cohorts that each cost one model step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+from gymnasium import spaces
+
+from heas_envs.core.model import LayerTrace, Model
+from heas_envs.core.params import check_int, show_value
+from heas_envs.core.random import WorldRandom, world_seeds
+from heas_envs.core.stream import AgentGroup
+
+AUTORESET_MODES = ("next_step", "same_step")
+
+
+class VectorStep(NamedTuple):
+    """The result of :meth:`VectorWorldsEnv.step`, per role ``[B, n_agents, ...]``.
+
+    ``info`` holds ``"ended"`` (``[B]`` bool: worlds whose episode ended in this step),
+    ``"autoreset"`` (``[B]`` bool: worlds reset by this step, ``"next_step"`` mode) and, in
+    ``"same_step"`` mode, ``"final_obs"`` / ``"final_alive"`` (per role, the rows of the ended
+    worlds as their episode ended).
+    """
+
+    obs: dict[str, np.ndarray]
+    rewards: dict[str, np.ndarray]
+    terminated: dict[str, np.ndarray]
+    truncated: dict[str, np.ndarray]
+    alive: dict[str, np.ndarray]
+    info: dict[str, Any]
+
+
+class _Cohort:
+    """One model of ``k`` worlds that started their episodes together."""
+
+    __slots__ = ("model", "worlds", "current", "alive", "ever", "obs", "identity")
+
+    def __init__(self, model: Model, worlds: np.ndarray, identity: bool) -> None:
+        self.model = model
+        self.worlds = worlds  # [k] global world indices
+        self.current = np.ones(len(worlds), dtype=bool)  # rows still holding their world
+        self.identity = identity  # worlds == arange(B): no gather or scatter needed
+        self.alive: dict[str, np.ndarray] = {}
+        self.ever: dict[str, np.ndarray] = {}
+        self.obs: dict[str, np.ndarray] = {}
+
+
+class VectorWorldsEnv:
+    """``B`` worlds of one hierarchical model as one array env with automatic resets.
+
+    ``heas_envs.make_vec(env_id, num_worlds=B, **params)`` builds one for a registered model;
+    for a model of your own, pass a function building it for a number of worlds.
+
+    Args:
+        build: ``build(n_worlds)`` returns a :class:`~heas_envs.core.Model` of that many
+            worlds (``None`` only with ``model`` and no automatic reset).
+        num_worlds: The number of worlds B.
+        max_steps: Steps after which a world's agents are truncated.
+        autoreset: ``"next_step"`` (default), ``"same_step"`` (see the module docs) or
+            ``None`` (no automatic reset: a world that ended stays ended until ``reset``).
+        focal: ``(role, index)`` of a focal agent whose end ends its world's episode (the
+            single-agent views); ``None``: a world ends by truncation or when nobody lives.
+        model: A model built already, used as the first cohort.
+        record_trace: Keep the per-layer sub-step trace of the last step
+            (:attr:`substep_trace`); off by default, it costs a metrics call per stream.
+
+    Raises:
+        ValueError: A bad number of worlds, ``max_steps`` or ``autoreset``, a model without
+            agent groups or with an unsupported action space.
+    """
+
+    def __init__(
+        self,
+        build: Callable[[int], Model] | None,
+        num_worlds: int = 1,
+        *,
+        max_steps: int = 200,
+        autoreset: str | None = "next_step",
+        focal: tuple[str, int] | None = None,
+        model: Model | None = None,
+        record_trace: bool = False,
+    ) -> None:
+        self.num_worlds = check_int("num_worlds", num_worlds, 1)
+        self.max_steps = check_int("max_steps", max_steps, 1)
+        if autoreset is not None and autoreset not in AUTORESET_MODES:
+            raise ValueError(
+                f"autoreset must be one of {list(AUTORESET_MODES)} or None, got "
+                f"{show_value(autoreset)}"
+            )
+        if autoreset is None and self.num_worlds != 1:
+            raise ValueError(
+                "autoreset=None is for one world; with several worlds use 'next_step' or "
+                "'same_step' and read info['ended']"
+            )
+        if build is None and model is None:
+            raise ValueError("give build(n_worlds) or a model")
+        self.autoreset = autoreset
+        self._build = build
+        self._pool: dict[int, list[Model]] = {}
+        self._record_trace = bool(record_trace)
+        model = model if model is not None else self._new_model(self.num_worlds)
+        if model.n_worlds != self.num_worlds:
+            raise ValueError(f"the model has {model.n_worlds} worlds, expected {self.num_worlds}")
+        self.roles: list[str] = list(model.groups)
+        if not self.roles:
+            raise ValueError("the model has no agent group, so the env would have no agents")
+        self.groups: dict[str, AgentGroup] = {r: g[0] for r, g in model.groups.items()}
+        for role, group in self.groups.items():
+            _check_supported_space(role, group.action_space)
+        self.action_shapes = {r: _action_shape(g.action_space) for r, g in self.groups.items()}
+        self._filler = {r: _filler(g.action_space) for r, g in self.groups.items()}
+        if focal is not None:
+            role, index = focal
+            if role not in self.groups or not 0 <= index < self.groups[role].n_agents:
+                raise ValueError(f"focal agent {focal!r} is not a slot of this model")
+        self.focal = focal
+        self._single = autoreset is None and self.num_worlds == 1  # messages without worlds
+        model.record_trace = self._record_trace
+        self._cohorts: list[_Cohort] = [_Cohort(model, np.arange(self.num_worlds), True)]
+        self._generators: list[np.random.Generator | None] = [None] * self.num_worlds
+        self._ended = np.ones(self.num_worlds, dtype=bool)  # worlds whose episode is over
+        self._started = False
+        #: Set by :func:`~heas_envs.make_vec`: the id, its parameters, and a single env of them.
+        self.env_id: str | None = None
+        self.params: dict[str, Any] = {}
+        self.single_env: Any = None
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def model(self) -> Model:
+        """The model of the first cohort (with one world and no autoreset: the only model)."""
+        return self._cohorts[0].model
+
+    @property
+    def n_cohorts(self) -> int:
+        """How many models step the worlds now (1 until episodes end at different times)."""
+        return len(self._cohorts)
+
+    @property
+    def record_trace(self) -> bool:
+        """Whether the per-layer sub-step trace of each step is kept."""
+        return self._record_trace
+
+    @record_trace.setter
+    def record_trace(self, value: bool) -> None:
+        self._record_trace = bool(value)
+        for c in self._cohorts:
+            c.model.record_trace = self._record_trace
+
+    @property
+    def substep_trace(self) -> list[LayerTrace]:
+        """The layers the last step ran in the first cohort, each with its ``[k]`` metrics."""
+        if not self._record_trace:
+            raise RuntimeError(
+                "the sub-step trace is off; set record_trace = True before stepping to keep it"
+            )
+        return list(self.model.trace)
+
+    @property
+    def ended(self) -> np.ndarray:
+        """``[B]`` bool: worlds whose episode is over (and not reset yet)."""
+        return self._ended.copy()
+
+    @property
+    def observations(self) -> dict[str, np.ndarray]:
+        """The last observations per role, ``[B, n_agents, *obs]`` (copies)."""
+        return {r: a.copy() for r, a in self._gather("obs").items()}
+
+    @property
+    def alive(self) -> dict[str, np.ndarray]:
+        """Per role, ``[B, n_agents]`` bool: which slots hold a living agent (copies)."""
+        return {r: a.copy() for r, a in self._gather("alive").items()}
+
+    @property
+    def ever_alive(self) -> dict[str, np.ndarray]:
+        """Per role, ``[B, n_agents]`` bool: slots that have lived in the current episodes."""
+        return {r: a.copy() for r, a in self._gather("ever").items()}
+
+    def ticks(self) -> np.ndarray:
+        """``[B]`` ticks completed in each world's current episode."""
+        out = np.zeros(self.num_worlds, dtype=np.int64)
+        for c in self._cohorts:
+            out[c.worlds[c.current]] = c.model.ctx.tick
+        return out
+
+    # -- reset ----------------------------------------------------------------------------------
+    def reset(
+        self, seed: int | Sequence[int] | None = None, options: dict | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start an episode in every world.
+
+        Args:
+            seed: One seed per world, one integer (world 0 takes it, the others seeds derived
+                from it: :func:`~heas_envs.core.random.world_seeds`), or ``None`` (continue
+                each world's random stream; fresh entropy on the first reset).
+            options: Unused (the Gymnasium signature).
+
+        Returns:
+            ``(obs, info)``: obs per role ``[B, n_agents, *obs]``; ``info["alive"]`` per role.
+
+        Raises:
+            ValueError: Seeds of the wrong count or type (the message names the world);
+                nothing changes.
+        """
+        if seed is not None or not self._started:
+            rngs = WorldRandom(world_seeds(seed, self.num_worlds)).generators
+        else:
+            rngs = self._current_generators()
+        for c in self._cohorts:
+            self._retire(c)
+        self._cohorts = []
+        self._start(np.arange(self.num_worlds), rngs)
+        self._started = True
+        return self._copy(self._gather("obs")), {"alive": self._copy(self._gather("alive"))}
+
+    def _current_generators(self) -> list[np.random.Generator]:
+        gens = list(self._generators)
+        for c in self._cohorts:
+            for j in np.flatnonzero(c.current).tolist():
+                gens[int(c.worlds[j])] = c.model.ctx.rng.generators[j]
+        return gens  # type: ignore[return-value]
+
+    def _new_model(self, n_worlds: int) -> Model:
+        pool = self._pool.get(n_worlds)
+        if pool:
+            return pool.pop()
+        if self._build is None:
+            raise RuntimeError(f"no build function to make a model of {n_worlds} worlds")
+        model = self._build(n_worlds)
+        if not isinstance(model, Model) or model.n_worlds != n_worlds:
+            raise TypeError(f"build({n_worlds}) must return a Model of {n_worlds} worlds")
+        model.record_trace = self._record_trace
+        return model
+
+    def _retire(self, cohort: _Cohort) -> None:
+        """Keep the model of an idle cohort for a later cohort of the same size (two at most
+        per size)."""
+        pool = self._pool.setdefault(cohort.model.n_worlds, [])
+        if len(pool) < 2:
+            pool.append(cohort.model)
+
+    def _start(self, worlds: np.ndarray, generators: Sequence[np.random.Generator]) -> None:
+        """Reset ``worlds`` (sorted) together, continuing ``generators``, as a new cohort."""
+        model = self._new_model(len(worlds))
+        model.reset(rng=WorldRandom.of(list(generators)))
+        cohort = _Cohort(model, worlds, len(worlds) == self.num_worlds)
+        ctx = model.ctx
+        cohort.alive = {r: np.array(g.alive(ctx), dtype=bool) for r, g in self.groups.items()}
+        cohort.ever = {r: a.copy() for r, a in cohort.alive.items()}
+        cohort.obs = self._observe(model)
+        if self.focal is not None:
+            role, i = self.focal
+            unborn = ~cohort.alive[role][:, i]
+            if unborn.any():
+                raise RuntimeError(
+                    f"the focal agent '{role}_{i}' is not alive at reset in world "
+                    f"{int(worlds[np.flatnonzero(unborn)[0]])}"
+                )
+        self._cohorts.append(cohort)
+        self._cohorts.sort(key=lambda c: int(c.worlds[0]))
+        self._ended[worlds] = False
+        for b in worlds.tolist():
+            self._generators[b] = None
+
+    # -- step -----------------------------------------------------------------------------------
+    def step(self, actions: Mapping[str, Any]) -> VectorStep:
+        """One step of every world (a tick, or one decision layer) with per-role actions.
+
+        Args:
+            actions: Per role, ``[B, n_agents, *act_shape]`` (rows of slots that are not
+                alive, and of worlds being reset by this step, are ignored). A role whose
+                groups do not act in this step, or without a live agent, may be left out.
+
+        Raises:
+            ValueError: A bad mapping, an unknown role, a missing role, actions of the wrong
+                shape or type, or an invalid action of a live agent (naming the world, the
+                agent and the space); nothing in any world changes.
+            RuntimeError: ``reset`` was never called (or, without autoreset, every world's
+                episode is over).
+        """
+        if not self._started or (self.autoreset is None and self._ended.all()):
+            raise RuntimeError("the episode is over (or never started): call reset() first")
+        pending = self._ended.copy() if self.autoreset == "next_step" else None
+        batch = self._validated(actions, pending)
+        # Everything below runs only on valid input.
+        cohorts = self._cohorts
+        if len(cohorts) == 1 and cohorts[0].identity and (pending is None or not pending.any()):
+            (rewards, terminated, truncated), ended = self._advance(cohorts[0], batch)
+            obs, alive = cohorts[0].obs, cohorts[0].alive
+        else:
+            obs, alive, rewards, terminated, truncated, ended = self._step_cohorts(batch, pending)
+        info: dict[str, Any] = {"ended": ended}
+        if pending is not None:
+            info["autoreset"] = pending
+        out_obs, out_alive = self._copy(obs), self._copy(alive)
+        self._ended |= ended
+        if self.autoreset == "same_step" and ended.any():
+            info["final_obs"], info["final_alive"] = out_obs, out_alive
+            self._restart(np.flatnonzero(ended))
+            out_obs = self._copy(self._gather("obs"))
+            out_alive = self._copy(self._gather("alive"))
+        return VectorStep(out_obs, rewards, terminated, truncated, out_alive, info)
+
+    def _step_cohorts(self, batch: dict[str, np.ndarray], pending: np.ndarray | None) -> tuple:
+        """The general step: several cohorts, or worlds to reset first (``pending``)."""
+        B = self.num_worlds
+        rewards = {r: np.zeros((B, g.n_agents)) for r, g in self.groups.items()}
+        terminated = {r: np.zeros((B, g.n_agents), dtype=bool) for r, g in self.groups.items()}
+        truncated = {r: np.zeros((B, g.n_agents), dtype=bool) for r, g in self.groups.items()}
+        ended = np.zeros(B, dtype=bool)
+        running = list(self._cohorts)
+        if pending is not None and pending.any():
+            self._restart(np.flatnonzero(pending))
+        for c in running:
+            if not c.current.any():
+                continue
+            sub = batch if c.identity else {r: a[c.worlds] for r, a in batch.items()}
+            if not c.current.all():  # rows of worlds that moved on: filler actions
+                sub = {r: self._fill_rows(r, a, ~c.current) for r, a in sub.items()}
+            (rew, term, trunc), end = self._advance(c, sub)
+            rows, worlds = np.flatnonzero(c.current), c.worlds[c.current]
+            for r in self.roles:
+                rewards[r][worlds] = rew[r][rows]
+                terminated[r][worlds] = term[r][rows]
+                truncated[r][worlds] = trunc[r][rows]
+            ended[worlds] = end[rows]
+        return self._gather("obs"), self._gather("alive"), rewards, terminated, truncated, ended
+
+    def _leave(self, cohort: _Cohort, rows: np.ndarray) -> None:
+        """Rows ``rows`` of ``cohort`` ended: their worlds keep their generators for the reset;
+        the cohort steps those rows on with a throwaway stream."""
+        gens = cohort.model.ctx.rng.generators
+        for j in rows.tolist():
+            self._generators[int(cohort.worlds[j])] = gens[j]
+            gens[j] = np.random.default_rng(0)
+        cohort.current[rows] = False
+
+    def _restart(self, worlds: np.ndarray) -> None:
+        """Reset ``worlds`` (their episodes ended) together, as one new cohort."""
+        for c in self._cohorts:
+            leaving = np.flatnonzero(c.current & np.isin(c.worlds, worlds))
+            if len(leaving):
+                self._leave(c, leaving)
+        for c in self._cohorts:
+            if not c.current.any():
+                self._retire(c)
+        self._cohorts = [c for c in self._cohorts if c.current.any()]
+        self._start(worlds, [self._generators[b] for b in worlds.tolist()])  # type: ignore[misc]
+
+    def _advance(self, c: _Cohort, batch: dict[str, np.ndarray]) -> tuple[tuple, np.ndarray]:
+        """Step cohort ``c``; update its state; return ``(rewards, terminated, truncated)`` and
+        ``[k]`` episode ends, by the per-world rules of the module docs."""
+        model = c.model
+        before = c.alive
+        completed = model.advance(batch, final_tick=model.ctx.tick + 1 >= self.max_steps)
+        ctx = model.ctx
+        truncating = completed and ctx.tick >= self.max_steps
+        alive = {r: np.array(g.alive(ctx), dtype=bool) for r, g in self.groups.items()}
+        obs = self._observe(model)
+        rewards, terminated, truncated = {}, {}, {}
+        anyone = np.zeros(len(c.worlds), dtype=bool)
+        for role in self.roles:
+            now, was = alive[role], before[role]
+            revived = now & ~was & c.ever[role]
+            if revived.any():
+                b, i = (int(x[0]) for x in np.nonzero(revived))
+                raise RuntimeError(
+                    f"model bug: slot {i} of role {role!r}{self._of_world(int(c.worlds[b]))} "
+                    "came back to life; a dead agent's slot may never be reused"
+                )
+            if truncating:  # an agent born as the episode ends would never act: not reported
+                now &= was
+            c.ever[role] |= now
+            groups = model.groups[role]
+            reward = groups[0].reward(ctx)
+            for g in groups[1:]:
+                reward = reward + g.reward(ctx)
+            rewards[role] = np.where(was | now, reward, 0.0).astype(np.float64)
+            terminated[role] = was & ~now
+            truncated[role] = now & truncating
+            anyone |= now.any(axis=1)
+        c.alive, c.obs = alive, obs
+        if self.focal is not None:
+            role, i = self.focal
+            ended = terminated[role][:, i] | truncated[role][:, i]
+        else:
+            ended = ~anyone if not truncating else np.ones(len(c.worlds), dtype=bool)
+        return (rewards, terminated, truncated), ended
+
+    def _observe(self, model: Model) -> dict[str, np.ndarray]:
+        ctx = model.ctx
+        return {
+            role: np.array(model.observing_group(role).observe(ctx), dtype=np.float32)
+            for role in self.roles
+        }
+
+    def _gather(self, field: str) -> dict[str, np.ndarray]:
+        """A state field of every world, per role ``[B, ...]``, from the cohorts."""
+        cohorts = self._cohorts
+        if len(cohorts) == 1 and cohorts[0].identity:
+            return getattr(cohorts[0], field)
+        out: dict[str, np.ndarray] = {}
+        for role in self.roles:
+            parts = [(c.worlds[c.current], getattr(c, field)[role][c.current]) for c in cohorts]
+            first = parts[0][1]
+            arr = np.zeros((self.num_worlds, *first.shape[1:]), dtype=first.dtype)
+            for worlds, rows in parts:
+                arr[worlds] = rows
+            out[role] = arr
+        return out
+
+    @staticmethod
+    def _copy(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in arrays.items()}
+
+    # -- validation -----------------------------------------------------------------------------
+    def _validated(
+        self, actions: Mapping[str, Any], skip: np.ndarray | None
+    ) -> dict[str, np.ndarray]:
+        """``actions`` as ``{role: [B, n, *act]}`` in the spaces' dtypes, rows of slots that
+        are not alive (or of worlds in ``skip``) replaced by a filler action. One vectorised
+        check per role; raises before anything changes."""
+        if not isinstance(actions, Mapping):
+            raise ValueError(
+                f"step takes a mapping from role to an action array, got {show_value(actions)}"
+            )
+        unknown = [r for r in actions if r not in self.groups]
+        if unknown:
+            raise ValueError(f"unknown roles {sorted(map(str, unknown))}; roles are {self.roles}")
+        alive = self._gather("alive")
+        prefix = () if self._single else (self.num_worlds,)
+        batch: dict[str, np.ndarray] = {}
+        for role in self.roles:
+            group = self.groups[role]
+            live = alive[role] if skip is None or not skip.any() else alive[role] & ~skip[:, None]
+            shape = (*prefix, group.n_agents, *self.action_shapes[role])
+            if role not in actions:
+                if live.any() and self._acts(role):
+                    raise ValueError(
+                        f"no actions for role {role!r}; give one array per role of shape {shape}"
+                    )
+                batch[role] = np.broadcast_to(
+                    self._filler[role], (self.num_worlds, *shape[len(prefix) :])
+                ).copy()
+                continue
+            batch[role] = self._checked(role, actions[role], shape, live)
+        return batch
+
+    def _acts(self, role: str) -> bool:
+        return any(role in c.model.active_roles() for c in self._cohorts if c.current.any())
+
+    def _checked(
+        self, role: str, value: Any, shape: tuple[int, ...], live: np.ndarray
+    ) -> np.ndarray:
+        space = self.groups[role].action_space
+        raw = as_real_array(value)
+        if raw is None:
+            raise ValueError(
+                f"actions of role {role!r} must be real numbers of shape {shape} in {space}, "
+                f"got {show_value(value)}"
+            )
+        if raw.shape != shape:
+            raise ValueError(
+                f"actions of role {role!r} have shape {raw.shape}; expected {shape} "
+                f"({'one row per world and slot' if not self._single else 'one row per slot'}, "
+                f"each in {space})"
+            )
+        raw = raw.reshape(self.num_worlds, self.groups[role].n_agents, *self.action_shapes[role])
+        bad = ~valid_rows(space, raw) & live
+        if bad.any():
+            b, i = (int(x[0]) for x in np.nonzero(bad))
+            raise ValueError(
+                f"invalid action {show_value(raw[b, i].tolist())} for agent '{role}_{i}'"
+                f"{self._of_world(b)}: expected a finite value in {space}"
+            )
+        if not live.all():
+            raw = self._fill_rows(role, raw, ~live)
+        return raw.astype(space.dtype) if space.dtype is not None else raw
+
+    def _fill_rows(self, role: str, actions: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``actions`` with the filler action in ``rows`` (a ``[k]`` or ``[k, n]`` mask)."""
+        mask = rows.reshape(rows.shape + (1,) * (actions.ndim - rows.ndim))
+        return np.where(mask, self._filler[role], actions).astype(actions.dtype)
+
+    def _of_world(self, b: int) -> str:
+        return "" if self._single else f" of world {b}"
+
+    # -- policies -------------------------------------------------------------------------------
+    def heuristic_actions(
+        self, obs: Mapping[str, np.ndarray] | None = None
+    ) -> dict[str, np.ndarray]:
+        """The model's reference policy for every slot, ``{role: [B, n_agents, *act]}``, from
+        ``obs`` (default: the last observations of every role)."""
+        obs = self._gather("obs") if obs is None else obs
+        if len(self._cohorts) == 1:
+            model = self._cohorts[0].model
+            return {r: np.asarray(model.observing_group(r).heuristic(o)) for r, o in obs.items()}
+        out = {}
+        for role, o in obs.items():
+            parts = []
+            for c in self._cohorts:
+                group = c.model.observing_group(role)
+                worlds = c.worlds[c.current]
+                parts.append((worlds, np.asarray(group.heuristic(o[worlds]))))
+            arr = np.zeros((self.num_worlds, *parts[0][1].shape[1:]), dtype=parts[0][1].dtype)
+            for worlds, rows in parts:
+                arr[worlds] = rows
+            out[role] = arr
+        return out
+
+    def random_actions(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Uniformly random actions for every slot of every world, drawn from ``rng``."""
+        return {
+            r: sample_actions(g.action_space, (self.num_worlds, g.n_agents), rng)
+            for r, g in self.groups.items()
+        }
+
+    def metrics(self) -> dict[str, np.ndarray]:
+        """Every stream's per-tick metrics now, ``[B]`` per key ``"<stream>.<metric>"``."""
+        return self._world_metrics(lambda m: m.metrics_step())
+
+    def episode_metrics(self) -> dict[str, np.ndarray]:
+        """Every stream's end-of-episode metrics, ``[B]`` per key."""
+        return self._world_metrics(lambda m: m.metrics_episode())
+
+    def _world_metrics(self, fn: Callable[[Model], dict]) -> dict[str, np.ndarray]:
+        if not self._started:
+            raise RuntimeError("call reset() before metrics()")
+        out: dict[str, np.ndarray] = {}
+        for c in self._cohorts:
+            for k, v in fn(c.model).items():
+                arr = out.setdefault(k, np.zeros(self.num_worlds))
+                arr[c.worlds[c.current]] = np.asarray(v, dtype=np.float64).reshape(-1)[c.current]
+        return out
+
+    def close(self) -> None:
+        """Release resources (none are held)."""
+
+
+def sample_actions(
+    space: spaces.Space, shape: int | tuple[int, ...], rng: np.random.Generator
+) -> np.ndarray:
+    """Uniform samples of ``space`` (Box with finite bounds, Discrete, MultiDiscrete), ``shape``
+    of them (an int ``n`` or a leading shape such as ``(B, n)``)."""
+    lead = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if isinstance(space, spaces.Discrete):
+        return rng.integers(space.start, space.start + space.n, size=lead)
+    if isinstance(space, spaces.MultiDiscrete):
+        return rng.integers(0, space.nvec, size=(*lead, *space.nvec.shape))
+    return rng.uniform(space.low, space.high, size=(*lead, *space.shape)).astype(space.dtype)
+
+
+def valid_rows(space: spaces.Space, raw: np.ndarray) -> np.ndarray:
+    """Which rows of ``raw`` lie in ``space``; ``raw`` is float64 ``[*lead, *act_shape]`` and
+    the result ``[*lead]`` bool (lead = ``raw``'s dims before the action's own)."""
+    own = len(_action_shape(space))
+    axes = tuple(range(raw.ndim - own, raw.ndim))
+    finite = np.isfinite(raw).all(axis=axes) if axes else np.isfinite(raw)
+    if isinstance(space, spaces.Discrete):
+        return (
+            finite & (raw == np.round(raw)) & (raw >= space.start) & (raw < space.start + space.n)
+        )
+    if isinstance(space, spaces.MultiDiscrete):
+        ok = (raw == np.round(raw)) & (raw >= 0) & (raw < space.nvec)
+        return finite & ok.all(axis=axes)
+    inside = (raw >= space.low) & (raw <= space.high)
+    return finite & inside.all(axis=axes)
+
+
+def _action_shape(space: spaces.Space) -> tuple[int, ...]:
+    return space.shape if not isinstance(space, spaces.Discrete) else ()
+
+
+def _filler(space: spaces.Space) -> np.ndarray:
+    """A valid action of ``space`` for rows nobody plays (dead slots, finished worlds)."""
+    if isinstance(space, spaces.Discrete):
+        return np.asarray(space.start, dtype=np.float64)
+    if isinstance(space, spaces.MultiDiscrete):
+        return np.zeros(space.nvec.shape)
+    return np.clip(np.zeros(space.shape), space.low, space.high).astype(np.float64)
+
+
+def _check_supported_space(role: str, space: spaces.Space) -> None:
+    if isinstance(space, (spaces.Discrete, spaces.MultiDiscrete)):
+        return
+    if (
+        isinstance(space, spaces.Box)
+        and np.all(np.isfinite(space.low))
+        and np.all(np.isfinite(space.high))
+    ):
+        return
+    raise TypeError(
+        f"role {role!r}: action space {space} is not supported; use a bounded Box, "
+        "Discrete or MultiDiscrete"
+    )
+
+
+def as_real_array(value: Any) -> np.ndarray | None:
+    """``value`` as a float64 array if it holds only real numbers, else ``None``.
+
+    Booleans, integers and floats (Python, NumPy, or tensors, which are detached first) pass;
+    strings, bytes, complex numbers, ``None``, objects and integers beyond int64 do not.
+    """
+    if isinstance(value, (str, bytes)):
+        return None
+    detach = getattr(value, "detach", None)
+    if callable(detach) and hasattr(value, "numpy"):  # a torch tensor, maybe requiring grad
+        value = detach().cpu().numpy()
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        return None
+    if arr.dtype.kind not in "biuf":
+        return None
+    return arr.astype(np.float64, copy=False)
