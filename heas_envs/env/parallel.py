@@ -127,6 +127,9 @@ class HierarchicalParallelEnv(ParallelEnv):
         self._obs: dict[str, np.ndarray] = {}
         self._history: list[dict[str, float]] = []
         self._done = True
+        self._live: dict[str, tuple[np.ndarray, list[str]]] | None = None
+        self._agent_set: set[str] = set()
+        self._births = False
 
     @property
     def agents(self) -> list[str]:  # type: ignore[override]
@@ -209,13 +212,14 @@ class HierarchicalParallelEnv(ParallelEnv):
             ValueError: ``seed`` is not ``None`` or an integer in ``[0, 2**63 - 1]``.
         """
         obs, info = self.worlds.reset(check_seed(seed))
-        self._obs = {r: o[0] for r, o in obs.items()}
-        self._alive = {r: a[0] for r, a in info["alive"].items()}
+        self._obs = {r: o[0] for r, o in self.worlds._gather("obs").items()}
+        self._alive = {r: a[0] for r, a in self.worlds._gather("alive").items()}
         self._done = False
         self._agents = None
+        self._live = None
         self._history = []
         self._record_history()
-        return _copies(self._obs), _copies(self._alive)
+        return {r: o[0] for r, o in obs.items()}, {r: a[0] for r, a in info["alive"].items()}
 
     def step_arrays(self, actions: Mapping[str, np.ndarray]) -> ArrayStep:
         """One step with actions given as one array per role, ``[n_agents, *act_shape]``.
@@ -232,18 +236,23 @@ class HierarchicalParallelEnv(ParallelEnv):
         return self._advance(self.worlds.step(actions))
 
     def _advance(self, out: VectorStep) -> ArrayStep:
-        self._obs = {r: o[0] for r, o in out.obs.items()}
-        self._alive = {r: a[0] for r, a in out.alive.items()}
+        alive = self.worlds._gather("alive")  # the engine's own state (not the copies in out)
+        previous = self._alive
+        self._obs = {r: o[0] for r, o in self.worlds._gather("obs").items()}
+        self._alive = {r: a[0] for r, a in alive.items()}
         self._done = bool(out.info["ended"][0])
         self._agents = None
+        changed = self.worlds.population_changed
+        self._births = changed and any((self._alive[r] & ~previous[r]).any() for r in self.roles)
+        if changed:
+            self._live = None
         self._record_history()
-        first = {r: v[0] for r, v in out.rewards.items()}
         return ArrayStep(
-            _copies(self._obs),
-            first,
+            {r: o[0] for r, o in out.obs.items()},
+            {r: v[0] for r, v in out.rewards.items()},
             {r: v[0] for r, v in out.terminated.items()},
             {r: v[0] for r, v in out.truncated.items()},
-            _copies(self._alive),
+            {r: a[0] for r, a in out.alive.items()},
         )
 
     def _live_agents(self) -> list[str]:
@@ -262,7 +271,8 @@ class HierarchicalParallelEnv(ParallelEnv):
     ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
         """Start an episode; the same seed repeats it exactly."""
         obs, _ = self.reset_arrays(seed)
-        return self._obs_dict(self.agents), {a: {} for a in self.agents}
+        slot = self._slot
+        return {a: obs[slot[a][0]][slot[a][1]] for a in self.agents}, {a: {} for a in self.agents}
 
     def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         """One tick (or decision layer) with one action per live agent.
@@ -277,29 +287,48 @@ class HierarchicalParallelEnv(ParallelEnv):
             raise ValueError(
                 f"step takes a dict from live agent id to action, got {show_value(actions)}"
             )
-        unknown = [a for a in actions if a not in self._slot]
-        if unknown:
+        if not actions.keys() <= self._slot.keys():
+            unknown = [a for a in actions if a not in self._slot]
             raise ValueError(
                 f"actions for unknown agents {unknown[:8]!r}; agents are "
                 f"{_preview(self.possible_agents)}"
             )
-        missing = [a for a in self.agents if a not in actions]
-        if missing:
+        live = self._live_index()
+        if not actions.keys() >= self._agent_set:
+            missing = [a for a in self.agents if a not in actions]
             raise ValueError(
                 f"no action for live agents {_preview(missing)}; every live agent acts"
             )
         batch: dict[str, np.ndarray] = {}
         for role in self.roles:
-            live = np.flatnonzero(self._alive[role])
-            rows = np.zeros((self._role_group[role].n_agents, *self._action_shape(role)))
-            if len(live):
-                rows[live] = self._stack_actions(role, live, actions)
+            idx, names = live[role]
+            n = self._role_group[role].n_agents
+            if len(idx) == n:
+                batch[role] = self._stack_actions(role, names, actions)
+                continue
+            rows = np.zeros((n, *self._action_shape(role)))
+            if len(idx):
+                rows[idx] = self._stack_actions(role, names, actions)
             batch[role] = rows
         before = self.agents
         out = self._advance(self.worlds.step(batch))
-        previous = set(before)
-        born = [a for a in self._live_agents() if a not in previous]
-        shown = [*before, *born]
+        if self._births:
+            previous = set(before)
+            born = [a for a in self._live_agents() if a not in previous]
+            return self._dicts([*before, *born], out)
+        rew, term, trunc, obs = {}, {}, {}, {}
+        for role in self.roles:  # no births: the agents shown are those alive before the step
+            idx, names = live[role]
+            if not len(idx):
+                continue
+            rew.update(zip(names, out.rewards[role][idx].tolist()))
+            term.update(zip(names, out.terminated[role][idx].tolist()))
+            trunc.update(zip(names, out.truncated[role][idx].tolist()))
+            obs.update(zip(names, out.obs[role][idx]))
+        return obs, rew, term, trunc, {a: {} for a in before}
+
+    def _dicts(self, shown: list[str], out: ArrayStep) -> tuple[dict, dict, dict, dict, dict]:
+        """The dict API's step results for the agents ``shown``."""
         rewards = {r: v.tolist() for r, v in out.rewards.items()}
         terminated = {r: v.tolist() for r, v in out.terminated.items()}
         truncated = {r: v.tolist() for r, v in out.truncated.items()}
@@ -307,7 +336,19 @@ class HierarchicalParallelEnv(ParallelEnv):
         rew = {a: rewards[r][i] for a, (r, i) in zip(shown, slots)}
         term = {a: terminated[r][i] for a, (r, i) in zip(shown, slots)}
         trunc = {a: truncated[r][i] for a, (r, i) in zip(shown, slots)}
-        return self._obs_dict(shown), rew, term, trunc, {a: {} for a in shown}
+        obs = {a: out.obs[r][i] for a, (r, i) in zip(shown, slots)}
+        return obs, rew, term, trunc, {a: {} for a in shown}
+
+    def _live_index(self) -> dict[str, tuple[np.ndarray, list[str]]]:
+        """Per role, the live slots' indices and names (rebuilt only when someone was born
+        or died)."""
+        if self._live is None:
+            self._live = {}
+            for role in self.roles:
+                idx = np.flatnonzero(self._alive[role])
+                self._live[role] = (idx, [self._names[role][i] for i in idx.tolist()])
+            self._agent_set = {a for _, names in self._live.values() for a in names}
+        return self._live
 
     def check_action(self, agent: str, action: Any) -> np.ndarray:
         """``action`` of ``agent`` as a float64 array, if it lies in the agent's space.
@@ -332,19 +373,13 @@ class HierarchicalParallelEnv(ParallelEnv):
             return row
         raise ValueError(f"invalid action {problem} in {space}")
 
-    def _stack_actions(self, role: str, live: np.ndarray, actions: Mapping[str, Any]) -> np.ndarray:
-        """The actions of the live agents of ``role`` as one float64 array (shape-checked)."""
-        shape = (len(live), *self._action_shape(role))
-        names = [self._names[role][i] for i in live.tolist()]
+    def _stack_actions(self, role: str, names: list[str], actions: Mapping[str, Any]) -> np.ndarray:
+        """The actions of the live agents ``names`` of ``role`` as one array (shape-checked)."""
+        shape = (len(names), *self._action_shape(role))
         stacked = as_real_array([actions[a] for a in names])
         if stacked is not None and stacked.shape == shape:
             return stacked
         return np.stack([self.check_action(a, actions[a]) for a in names])
-
-    def _obs_dict(self, agents: list[str]) -> dict[str, np.ndarray]:
-        obs = _copies(self._obs)  # one copy per role: the rows handed out alias only the copy
-        slot = self._slot
-        return {a: obs[slot[a][0]][slot[a][1]] for a in agents}
 
     # -- the rest of the API ----------------------------------------------------------------
     def state(self) -> np.ndarray:

@@ -166,6 +166,8 @@ class VectorWorldsEnv:
         self._generators: list[np.random.Generator | None] = [None] * self.num_worlds
         self._ended = np.ones(self.num_worlds, dtype=bool)  # worlds whose episode is over
         self._started = False
+        #: Whether the last step changed who is alive in some world (a birth or a death).
+        self.population_changed = False
         #: Set by :func:`~heas_envs.make_vec`: the id, its parameters, and a single env of them.
         self.env_id: str | None = None
         self.params: dict[str, Any] = {}
@@ -404,39 +406,51 @@ class VectorWorldsEnv:
         alive = {r: np.array(g.alive(ctx), dtype=bool) for r, g in self.groups.items()}
         obs = self._observe(model)
         rewards, terminated, truncated = {}, {}, {}
-        anyone = np.zeros(len(c.worlds), dtype=bool)
+        anyone = None
+        self.population_changed = False
         for role in self.roles:
             now, was = alive[role], before[role]
-            revived = now & ~was & c.ever[role]
-            if revived.any():
-                b, i = (int(x[0]) for x in np.nonzero(revived))
-                raise RuntimeError(
-                    f"model bug: slot {i} of role {role!r}{self._of_world(int(c.worlds[b]))} "
-                    "came back to life; a dead agent's slot may never be reused"
-                )
-            if truncating:  # an agent born as the episode ends would never act: not reported
-                now &= was
-            c.ever[role] |= now
+            if not np.array_equal(now, was):  # births or deaths (rare: checked only then)
+                self.population_changed = True
+                revived = now & ~was & c.ever[role]
+                if revived.any():
+                    b, i = (int(x[0]) for x in np.nonzero(revived))
+                    raise RuntimeError(
+                        f"model bug: slot {i} of role {role!r}{self._of_world(int(c.worlds[b]))} "
+                        "came back to life; a dead agent's slot may never be reused"
+                    )
+                if truncating:  # an agent born as the episode ends would never act
+                    now &= was
+                c.ever[role] |= now
+                shown = was | now
+                terminated[role] = was & ~now
+            else:
+                shown = was
+                terminated[role] = np.zeros(now.shape, dtype=bool)
             groups = model.groups[role]
             reward = groups[0].reward(ctx)
             for g in groups[1:]:
                 reward = reward + g.reward(ctx)
-            rewards[role] = np.where(was | now, reward, 0.0).astype(np.float64)
-            terminated[role] = was & ~now
-            truncated[role] = now & truncating
-            anyone |= now.any(axis=1)
+            reward = np.asarray(reward, dtype=np.float64)
+            rewards[role] = reward.copy() if shown.all() else np.where(shown, reward, 0.0)
+            truncated[role] = now.copy() if truncating else np.zeros(now.shape, dtype=bool)
+            if not truncating and self.focal is None:
+                live = now.any(axis=1)
+                anyone = live if anyone is None else anyone | live
         c.alive, c.obs = alive, obs
         if self.focal is not None:
             role, i = self.focal
             ended = terminated[role][:, i] | truncated[role][:, i]
+        elif truncating:
+            ended = np.ones(len(c.worlds), dtype=bool)
         else:
-            ended = ~anyone if not truncating else np.ones(len(c.worlds), dtype=bool)
+            ended = ~anyone
         return (rewards, terminated, truncated), ended
 
     def _observe(self, model: Model) -> dict[str, np.ndarray]:
         ctx = model.ctx
         return {
-            role: np.array(model.observing_group(role).observe(ctx), dtype=np.float32)
+            role: np.asarray(model.observing_group(role).observe(ctx), dtype=np.float32)
             for role in self.roles
         }
 
@@ -499,29 +513,30 @@ class VectorWorldsEnv:
         self, role: str, value: Any, shape: tuple[int, ...], live: np.ndarray
     ) -> np.ndarray:
         space = self.groups[role].action_space
-        raw = as_real_array(value)
-        if raw is None:
+        arr = value if type(value) is np.ndarray else as_numeric_array(value)
+        if arr is None or arr.dtype.kind not in "biuf":
             raise ValueError(
                 f"actions of role {role!r} must be real numbers of shape {shape} in {space}, "
                 f"got {show_value(value)}"
             )
-        if raw.shape != shape:
+        if arr.shape != shape:
             raise ValueError(
-                f"actions of role {role!r} have shape {raw.shape}; expected {shape} "
+                f"actions of role {role!r} have shape {arr.shape}; expected {shape} "
                 f"({'one row per world and slot' if not self._single else 'one row per slot'}, "
                 f"each in {space})"
             )
-        raw = raw.reshape(self.num_worlds, self.groups[role].n_agents, *self.action_shapes[role])
-        bad = ~valid_rows(space, raw) & live
-        if bad.any():
-            b, i = (int(x[0]) for x in np.nonzero(bad))
-            raise ValueError(
-                f"invalid action {show_value(raw[b, i].tolist())} for agent '{role}_{i}'"
-                f"{self._of_world(b)}: expected a finite value in {space}"
-            )
-        if not live.all():
-            raw = self._fill_rows(role, raw, ~live)
-        return raw.astype(space.dtype) if space.dtype is not None else raw
+        arr = arr.reshape(self.num_worlds, self.groups[role].n_agents, *self.action_shapes[role])
+        if not all_valid(space, arr):  # some row is invalid: a live one raises, others are filled
+            valid = valid_rows(space, arr.astype(np.float64))
+            bad = ~valid & live
+            if bad.any():
+                b, i = (int(x[0]) for x in np.nonzero(bad))
+                raise ValueError(
+                    f"invalid action {show_value(arr[b, i].tolist())} for agent '{role}_{i}'"
+                    f"{self._of_world(b)}: expected a finite value in {space}"
+                )
+            arr = self._fill_rows(role, arr.astype(np.float64), ~valid)
+        return arr if arr.dtype == space.dtype else arr.astype(space.dtype)
 
     def _fill_rows(self, role: str, actions: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """``actions`` with the filler action in ``rows`` (a ``[k]`` or ``[k, n]`` mask)."""
@@ -613,6 +628,21 @@ def valid_rows(space: spaces.Space, raw: np.ndarray) -> np.ndarray:
     return finite & inside.all(axis=axes)
 
 
+def all_valid(space: spaces.Space, arr: np.ndarray) -> bool:
+    """Whether every row of ``arr`` (numeric, ``[..., *act_shape]``) lies in ``space``: the
+    cheap check of the common case (NaN fails every comparison)."""
+    if arr.size == 0:
+        return True
+    integral = arr.dtype.kind in "biu"
+    if isinstance(space, spaces.Discrete):
+        ok = arr.min() >= space.start and arr.max() < space.start + space.n
+        return bool(ok and (integral or np.array_equal(arr, np.round(arr))))
+    if isinstance(space, spaces.MultiDiscrete):
+        ok = arr.min() >= 0 and bool((arr < space.nvec).all())
+        return bool(ok and (integral or np.array_equal(arr, np.round(arr))))
+    return bool(((arr >= space.low) & (arr <= space.high)).all())
+
+
 def _action_shape(space: spaces.Space) -> tuple[int, ...]:
     return space.shape if not isinstance(space, spaces.Discrete) else ()
 
@@ -641,12 +671,10 @@ def _check_supported_space(role: str, space: spaces.Space) -> None:
     )
 
 
-def as_real_array(value: Any) -> np.ndarray | None:
-    """``value`` as a float64 array if it holds only real numbers, else ``None``.
-
-    Booleans, integers and floats (Python, NumPy, or tensors, which are detached first) pass;
-    strings, bytes, complex numbers, ``None``, objects and integers beyond int64 do not.
-    """
+def as_numeric_array(value: Any) -> np.ndarray | None:
+    """``value`` as a NumPy array of booleans, integers or floats (its own dtype), else
+    ``None``: strings, bytes, complex numbers, ``None``, objects and integers beyond int64 are
+    refused; tensors are detached first."""
     if isinstance(value, (str, bytes)):
         return None
     detach = getattr(value, "detach", None)
@@ -656,6 +684,11 @@ def as_real_array(value: Any) -> np.ndarray | None:
         arr = np.asarray(value)
     except (TypeError, ValueError, RuntimeError, OverflowError):
         return None
-    if arr.dtype.kind not in "biuf":
-        return None
-    return arr.astype(np.float64, copy=False)
+    return arr if arr.dtype.kind in "biuf" else None
+
+
+def as_real_array(value: Any) -> np.ndarray | None:
+    """``value`` as a float64 array if it holds only real numbers, else ``None`` (see
+    :func:`as_numeric_array`)."""
+    arr = as_numeric_array(value)
+    return None if arr is None else arr.astype(np.float64, copy=False)
