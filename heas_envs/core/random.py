@@ -105,8 +105,11 @@ class WorldRandom:
 
     # -- helpers ------------------------------------------------------------------------------
     def _shape(self, size: int | tuple[int, ...]) -> tuple[int, ...]:
-        shape = (int(size),) if np.ndim(size) == 0 else tuple(int(s) for s in size)
-        if not shape or shape[0] != self.n_worlds:
+        if isinstance(size, int):
+            shape: tuple[int, ...] = (size,)
+        else:
+            shape = (int(size),) if np.ndim(size) == 0 else tuple(int(s) for s in size)
+        if not shape or shape[0] != len(self.generators):
             raise ValueError(
                 f"a draw of size {shape} from the model's generator must start with the number "
                 f"of worlds ({self.n_worlds}): each world draws from its own stream"

@@ -109,7 +109,10 @@ class AgentGroup(Stream):
         self.action_space: spaces.Space[Any]
 
     def observe(self, ctx: Context) -> np.ndarray:
-        """Observations of every slot, ``[B, n_agents, *obs_shape]`` (zeros for dead slots)."""
+        """Observations of every slot, ``[B, n_agents, *obs_shape]`` (zeros for dead slots).
+
+        Return a new array on every call (not an array of the context): the vector env hands
+        it out as it is."""
         raise NotImplementedError
 
     def apply(self, actions: np.ndarray, ctx: Context) -> None:

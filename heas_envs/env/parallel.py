@@ -219,7 +219,7 @@ class HierarchicalParallelEnv(ParallelEnv):
         self._live = None
         self._history = []
         self._record_history()
-        return {r: o[0] for r, o in obs.items()}, {r: a[0] for r, a in info["alive"].items()}
+        return _copies(self._obs), {r: a[0] for r, a in info["alive"].items()}
 
     def step_arrays(self, actions: Mapping[str, np.ndarray]) -> ArrayStep:
         """One step with actions given as one array per role, ``[n_agents, *act_shape]``.
@@ -248,7 +248,7 @@ class HierarchicalParallelEnv(ParallelEnv):
             self._live = None
         self._record_history()
         return ArrayStep(
-            {r: o[0] for r, o in out.obs.items()},
+            {r: o[0].copy() for r, o in out.obs.items()},
             {r: v[0] for r, v in out.rewards.items()},
             {r: v[0] for r, v in out.terminated.items()},
             {r: v[0] for r, v in out.truncated.items()},

@@ -155,6 +155,12 @@ class VectorWorldsEnv:
             _check_supported_space(role, group.action_space)
         self.action_shapes = {r: _action_shape(g.action_space) for r, g in self.groups.items()}
         self._filler = {r: _filler(g.action_space) for r, g in self.groups.items()}
+        self._bounds = {r: uniform_bounds(g.action_space) for r, g in self.groups.items()}
+        #: Roles with a group that overrides ``alive`` (others always have every slot alive).
+        self._mortal = {
+            r: any(type(g).alive is not AgentGroup.alive for g in gs)
+            for r, gs in model.groups.items()
+        }
         if focal is not None:
             role, index = focal
             if role not in self.groups or not 0 <= index < self.groups[role].n_agents:
@@ -259,7 +265,7 @@ class VectorWorldsEnv:
         self._cohorts = []
         self._start(np.arange(self.num_worlds), rngs)
         self._started = True
-        return self._copy(self._gather("obs")), {"alive": self._copy(self._gather("alive"))}
+        return dict(self._gather("obs")), {"alive": self._copy(self._gather("alive"))}
 
     def _current_generators(self) -> list[np.random.Generator]:
         gens = list(self._generators)
@@ -340,12 +346,12 @@ class VectorWorldsEnv:
         info: dict[str, Any] = {"ended": ended}
         if pending is not None:
             info["autoreset"] = pending
-        out_obs, out_alive = self._copy(obs), self._copy(alive)
+        out_obs, out_alive = dict(obs), self._copy(alive)  # obs arrays are new every step
         self._ended |= ended
         if self.autoreset == "same_step" and ended.any():
             info["final_obs"], info["final_alive"] = out_obs, out_alive
             self._restart(np.flatnonzero(ended))
-            out_obs = self._copy(self._gather("obs"))
+            out_obs = dict(self._gather("obs"))
             out_alive = self._copy(self._gather("alive"))
         return VectorStep(out_obs, rewards, terminated, truncated, out_alive, info)
 
@@ -403,14 +409,20 @@ class VectorWorldsEnv:
         completed = model.advance(batch, final_tick=model.ctx.tick + 1 >= self.max_steps)
         ctx = model.ctx
         truncating = completed and ctx.tick >= self.max_steps
-        alive = {r: np.array(g.alive(ctx), dtype=bool) for r, g in self.groups.items()}
+        alive = {
+            r: np.array(g.alive(ctx), dtype=bool) if self._mortal[r] else before[r]
+            for r, g in self.groups.items()
+        }
         obs = self._observe(model)
         rewards, terminated, truncated = {}, {}, {}
         anyone = None
         self.population_changed = False
         for role in self.roles:
             now, was = alive[role], before[role]
-            if not np.array_equal(now, was):  # births or deaths (rare: checked only then)
+            if now is was:  # a role whose agents never die nor are born
+                shown = was
+                terminated[role] = np.zeros(now.shape, dtype=bool)
+            elif not np.array_equal(now, was):  # births or deaths
                 self.population_changed = True
                 revived = now & ~was & c.ever[role]
                 if revived.any():
@@ -526,7 +538,7 @@ class VectorWorldsEnv:
                 f"each in {space})"
             )
         arr = arr.reshape(self.num_worlds, self.groups[role].n_agents, *self.action_shapes[role])
-        if not all_valid(space, arr):  # some row is invalid: a live one raises, others are filled
+        if not all_valid(space, arr, self._bounds[role]):  # some row is invalid: a live one raises, others are filled
             valid = valid_rows(space, arr.astype(np.float64))
             bad = ~valid & live
             if bad.any():
@@ -628,9 +640,12 @@ def valid_rows(space: spaces.Space, raw: np.ndarray) -> np.ndarray:
     return finite & inside.all(axis=axes)
 
 
-def all_valid(space: spaces.Space, arr: np.ndarray) -> bool:
+def all_valid(
+    space: spaces.Space, arr: np.ndarray, bounds: tuple[float, float] | None = None
+) -> bool:
     """Whether every row of ``arr`` (numeric, ``[..., *act_shape]``) lies in ``space``: the
-    cheap check of the common case (NaN fails every comparison)."""
+    cheap check of the common case (NaN fails every comparison). ``bounds``: the Box's
+    :func:`uniform_bounds`, if it has them (two reductions then, no temporaries)."""
     if arr.size == 0:
         return True
     integral = arr.dtype.kind in "biu"
@@ -640,7 +655,19 @@ def all_valid(space: spaces.Space, arr: np.ndarray) -> bool:
     if isinstance(space, spaces.MultiDiscrete):
         ok = arr.min() >= 0 and bool((arr < space.nvec).all())
         return bool(ok and (integral or np.array_equal(arr, np.round(arr))))
+    if bounds is not None:
+        return bool(arr.min() >= bounds[0] and arr.max() <= bounds[1])
     return bool(((arr >= space.low) & (arr <= space.high)).all())
+
+
+def uniform_bounds(space: spaces.Space) -> tuple[float, float] | None:
+    """``(low, high)`` of a Box whose entries all share them, else ``None``."""
+    if not isinstance(space, spaces.Box):
+        return None
+    low, high = np.asarray(space.low), np.asarray(space.high)
+    if low.size and (low == low.flat[0]).all() and (high == high.flat[0]).all():
+        return float(low.flat[0]), float(high.flat[0])
+    return None
 
 
 def _action_shape(space: spaces.Space) -> tuple[int, ...]:
