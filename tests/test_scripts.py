@@ -31,33 +31,6 @@ def test_the_user_model_example_builds_a_conforming_env():
     assert env.metrics() == {} and env.substep_trace[1].layer == "L2"
 
 
-def test_the_benchmark_prints_steps_per_second_for_both_apis():
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPTS / "benchmark_envs.py"),
-            "--env",
-            "heas_envs/Market-v0",
-            "--sizes",
-            "5",
-            "--steps",
-            "20",
-            "--repeats",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    row = out.strip().splitlines()[-1].split()
-    assert row[0] == "heas_envs/Market-v0" and row[1] == "n_traders=5"
-    dict_sps, array_sps, ratio = map(float, row[2:5])
-    assert dict_sps > 0 and array_sps > 0
-    assert (
-        re.fullmatch(r"\d+\.\d", row[4]) and abs(ratio - array_sps / dict_sps) < 0.1 + 0.05 * ratio
-    )
-
-
 def run_script(name: str, *args: str) -> str:
     return subprocess.run(
         [sys.executable, str(SCRIPTS / name), *args], capture_output=True, text=True, check=True

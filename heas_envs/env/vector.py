@@ -538,7 +538,8 @@ class VectorWorldsEnv:
                 f"each in {space})"
             )
         arr = arr.reshape(self.num_worlds, self.groups[role].n_agents, *self.action_shapes[role])
-        if not all_valid(space, arr, self._bounds[role]):  # some row is invalid: a live one raises, others are filled
+        # Some row is invalid: a live one raises, the others (dead slots) are filled.
+        if not all_valid(space, arr, self._bounds[role]):
             valid = valid_rows(space, arr.astype(np.float64))
             bad = ~valid & live
             if bad.any():
