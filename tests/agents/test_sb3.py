@@ -1,0 +1,89 @@
+"""SB3 on batched worlds: the seats of a shared role under death, birth and time limits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agents.sb3 import SharedRoleVecEnv
+
+#: An economy whose citizens die young and breed fast.
+MORTAL = dict(
+    n_agents=6,
+    max_population=30,
+    max_age=6,
+    starvation_ticks=2,
+    productivity=0.5,
+    birth_rate=0.5,
+    max_steps=25,
+)
+
+
+def test_seats_report_one_done_per_death_and_newborns_take_free_seats():
+    env = SharedRoleVecEnv("heas_envs/Economy-v0", "citizen", num_worlds=3, seats=6, **MORTAL)
+    env.seed(0)
+    obs = env.reset()
+    assert obs.shape == (18, 23) and (env.seated() >= 0).all()
+    env.action_space.seed(0)
+    deaths = births = 0
+    for _ in range(80):
+        before = env.seated()
+        ticks = env.worlds.ticks()
+        obs, rewards, dones, infos = env.step(
+            np.stack([env.action_space.sample() for _ in range(18)])
+        )
+        after, alive = env.seated(), env.worlds.alive["citizen"]
+        ended = env.worlds.ticks() < ticks + 1  # the world started a new episode in this step
+        for b in range(3):
+            for k in range(6):
+                i = b * 6 + k
+                assert ("terminal_observation" in infos[i]) == bool(dones[i])
+                if before[b, k] < 0:  # an empty seat never ends; it is zeros until filled
+                    assert not dones[i] and rewards[i] == 0
+                elif not ended[b]:  # the world goes on: done exactly when the seated agent died
+                    died = not alive[b, before[b, k]]
+                    assert dones[i] == died
+                    deaths += died
+                    if not died:
+                        assert after[b, k] == before[b, k]
+                if after[b, k] < 0:
+                    assert not obs[i].any()
+                elif not ended[b] and after[b, k] != before[b, k]:
+                    births += 1
+            seated = after[b][after[b] >= 0]
+            assert len(set(seated.tolist())) == len(seated) and alive[b, seated].all()
+            unseated = set(np.flatnonzero(alive[b]).tolist()) - set(seated.tolist())
+            assert not unseated or (after[b] >= 0).all()  # nobody waits while a seat is free
+    assert deaths > 10 and births > 5 and 0 < env.empty_share < 1
+
+
+def test_time_limit_ends_every_seat_as_truncated_with_its_final_observation():
+    env = SharedRoleVecEnv("heas_envs/Market-v0", "trader", num_worlds=2, n_traders=3, max_steps=4)
+    env.seed(1)
+    env.reset()
+    for t in range(4):
+        obs, rewards, dones, infos = env.step(np.zeros((6, 1), dtype=np.float32))
+        assert dones.all() == (t == 3) and not (dones.any() and t < 3)
+    assert all(i["TimeLimit.truncated"] for i in infos)
+    assert all(i["terminal_observation"].shape == (8,) for i in infos)
+    assert not np.array_equal(infos[0]["terminal_observation"], obs[0])  # obs: the new episode
+
+
+def test_ppo_with_parameter_sharing_gives_the_same_weights_for_the_same_seed():
+    from stable_baselines3 import PPO
+
+    weights = []
+    for _ in range(2):
+        env = SharedRoleVecEnv("heas_envs/Economy-v0", "citizen", num_worlds=2, seats=6, **MORTAL)
+        model = PPO("MlpPolicy", env, n_steps=16, batch_size=64, n_epochs=1, seed=3, device="cpu")
+        model.learn(192)
+        weights.append(torch.nn.utils.parameters_to_vector(model.policy.parameters()).detach())
+    assert torch.equal(weights[0], weights[1])
+
+
+def test_bad_arguments_are_refused_with_the_valid_choices():
+    with pytest.raises(ValueError, match=r"unknown role 'broker'.*\['trader', 'regulator'\]"):
+        SharedRoleVecEnv("heas_envs/Market-v0", "broker")
+    with pytest.raises(ValueError, match=r"seats must be an integer in \[1, 3\]"):
+        SharedRoleVecEnv("heas_envs/Market-v0", "trader", n_traders=3, seats=4)
