@@ -23,13 +23,22 @@ Seats and the agents in them:
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium
 import numpy as np
+import torch
+from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
+from torch import nn
 
 import heas_envs
+from agents.policies import POLICY_KINDS, MLPPolicy
+from agents.runs import new_run_dir
+from agents.threads import set_torch_threads
 from heas_envs.env.single import Background, _role_policies
 from heas_envs.env.vector import VectorWorldsEnv, sample_actions
 
@@ -228,3 +237,227 @@ class SharedRoleVecEnv(VecEnv):
         if indices is None:
             return list(range(self.num_envs))
         return [indices] if isinstance(indices, int) else list(indices)
+
+
+# -- our module as SB3's actor ---------------------------------------------------------------------
+class _ActorCriticExtractor(nn.Module):
+    """SB3's ``mlp_extractor``: our actor's body for the policy latent, an MLP for the value."""
+
+    def __init__(self, body: nn.Module, latent_dim: int, critic: nn.Sequential, width: int):
+        super().__init__()
+        self.policy_net, self.value_net = body, critic
+        self.latent_dim_pi, self.latent_dim_vf = latent_dim, width
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.forward_actor(features), self.forward_critic(features)
+
+    def forward_actor(self, features: torch.Tensor) -> torch.Tensor:
+        return self.policy_net(features)
+
+    def forward_critic(self, features: torch.Tensor) -> torch.Tensor:
+        return self.value_net(features)
+
+
+class HeasActorCriticPolicy(ActorCriticPolicy):
+    """SB3's actor-critic policy whose actor is one of our modules (:mod:`agents.policies`).
+
+    The actor's ``body`` is SB3's policy latent network, its ``head`` SB3's ``action_net`` and
+    (for a Box) its ``log_std`` SB3's; the critic is a separate MLP. So the parameters SB3
+    trains are the actor's own: after ``learn`` the module ``policy.actor`` is the trained
+    actor, and ``actor(obs)`` equals ``model.predict(obs, deterministic=True)``.
+
+    Args:
+        observation_space, action_space, lr_schedule: As for SB3's ``ActorCriticPolicy``.
+        actor_kind: ``"mlp"`` (:class:`~agents.policies.MLPPolicy`) or ``"citizen"``
+            (:class:`~agents.policies.CitizenPolicy`, MLP latent only).
+        actor_kwargs: Keyword arguments of the actor's class (``hidden``, ``activation``, ...).
+        critic_hidden: Widths of the critic's hidden layers.
+        **kwargs: Further arguments of ``ActorCriticPolicy`` (``ortho_init`` is off: the actor
+            initialises itself; the critic is initialised orthogonally).
+    """
+
+    def __init__(
+        self,
+        observation_space: gymnasium.spaces.Space,
+        action_space: gymnasium.spaces.Space,
+        lr_schedule: Any,
+        actor_kind: str = "mlp",
+        actor_kwargs: dict[str, Any] | None = None,
+        critic_hidden: tuple[int, ...] = (64, 64),
+        **kwargs: Any,
+    ) -> None:
+        if actor_kind != "mlp":
+            raise ValueError(
+                f"actor_kind must be 'mlp' for SB3 (a body and head SB3 can split); got "
+                f"{actor_kind!r} (kinds of agents.policies: {list(POLICY_KINDS)})"
+            )
+        self.actor_kind = actor_kind
+        self.actor_kwargs = dict(actor_kwargs or {})
+        self.critic_hidden = tuple(int(h) for h in critic_hidden)
+        kwargs["ortho_init"] = False
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+
+    def _build_mlp_extractor(self) -> None:
+        self.actor: MLPPolicy = MLPPolicy(
+            self.observation_space, self.action_space, **self.actor_kwargs
+        )
+        layers: list[nn.Module] = []
+        width = self.features_dim
+        for h in self.critic_hidden:
+            linear = nn.Linear(width, h)
+            nn.init.orthogonal_(linear.weight, gain=np.sqrt(2))
+            nn.init.zeros_(linear.bias)
+            layers += [linear, nn.Tanh()]
+            width = h
+        self.mlp_extractor = _ActorCriticExtractor(
+            self.actor.body, self.actor.latent_dim, nn.Sequential(*layers), width
+        )
+
+    def _build(self, lr_schedule: Any) -> None:
+        super()._build(lr_schedule)
+        self.action_net = self.actor.head
+        if self.actor.kind == "box":
+            self.log_std = self.actor.log_std
+        nn.init.orthogonal_(self.value_net.weight, gain=1.0)
+        nn.init.zeros_(self.value_net.bias)
+        self.optimizer = self.optimizer_class(  # the parameters changed: a new optimizer
+            self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+        )
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(
+            actor_kind=self.actor_kind,
+            actor_kwargs=self.actor_kwargs,
+            critic_hidden=self.critic_hidden,
+        )
+        return data
+
+
+# -- training ----------------------------------------------------------------------------------
+#: SB3 algorithms by name; PPO and A2C train our module as the actor (HeasActorCriticPolicy).
+ON_POLICY = ("PPO", "A2C")
+OFF_POLICY = ("SAC", "TD3", "DDPG", "DQN")
+ALGORITHMS = ON_POLICY + OFF_POLICY
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_sb3` made.
+
+    Attributes:
+        run_dir: The run directory (``args.json``, ``model.zip``, ``actor.pt``, checkpoints,
+            TensorBoard logs).
+        model: The trained SB3 model.
+        actor: The trained actor, a torch module mapping observations to actions (our
+            :class:`~agents.policies.MLPPolicy` for PPO/A2C; SB3's actor otherwise).
+        empty_share: The share of seat-steps with no agent in the seat.
+    """
+
+    run_dir: Path
+    model: Any
+    actor: nn.Module
+    empty_share: float
+
+
+def train_sb3(
+    env_id: str,
+    role: str,
+    algo: str = "PPO",
+    total_timesteps: int = 10_000,
+    seed: int = 0,
+    num_worlds: int = 8,
+    seats: int | None = None,
+    background: Background = "heuristic",
+    env_params: dict[str, Any] | None = None,
+    algo_kwargs: dict[str, Any] | None = None,
+    actor_kwargs: dict[str, Any] | None = None,
+    run_root: str | Path = "runs",
+    checkpoints: int = 0,
+    tensorboard: bool = True,
+    progress_bar: bool = False,
+    threads: int | None = None,
+) -> TrainResult:
+    """Train ``role`` of ``env_id`` with SB3 on batched worlds, parameter sharing over seats.
+
+    Args:
+        env_id: A registered env id.
+        role: The trained role (every seat of it shares the policy).
+        algo: One of :data:`ALGORITHMS` (DQN needs a Discrete action space; SAC, TD3, DDPG a
+            Box).
+        total_timesteps: SB3's budget (seat-steps: worlds x seats x env steps).
+        seed: Seeds SB3, torch and the worlds (world ``b`` is reset with ``seed + b * seats``).
+        num_worlds: Worlds stepped together.
+        seats: Seats per world (default: the role's live agents at reset).
+        background: The other roles' policy (see :class:`SharedRoleVecEnv`).
+        env_params: Model parameters.
+        algo_kwargs: Keyword arguments of the SB3 algorithm (``n_steps``, ``learning_rate``...).
+        actor_kwargs: Keyword arguments of the actor (:class:`~agents.policies.MLPPolicy`).
+        run_root: Where the run directory is made.
+        checkpoints: Save this many checkpoints over the run (0: none).
+        tensorboard: Log to TensorBoard in ``<run_dir>/tb``.
+        progress_bar: Show SB3's progress bar.
+        threads: Torch threads (default 1, or ``HEAS_TORCH_THREADS``).
+
+    Returns:
+        A :class:`TrainResult`.
+
+    Raises:
+        ValueError: An unknown algorithm, role or parameter, or a bad budget.
+    """
+    import stable_baselines3
+    from stable_baselines3.common.callbacks import CheckpointCallback
+
+    if algo not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algo!r}; choose one of {list(ALGORITHMS)}")
+    if not isinstance(total_timesteps, int) or total_timesteps < 1:
+        raise ValueError(f"total_timesteps must be a positive integer, got {total_timesteps!r}")
+    set_torch_threads(threads)
+    arguments = {
+        "env_id": env_id,
+        "role": role,
+        "algo": algo,
+        "total_timesteps": total_timesteps,
+        "seed": seed,
+        "num_worlds": num_worlds,
+        "seats": seats,
+        "background": background if isinstance(background, str) else repr(background),
+        "env_params": env_params or {},
+        "algo_kwargs": algo_kwargs or {},
+        "actor_kwargs": actor_kwargs or {},
+    }
+    env = SharedRoleVecEnv(
+        env_id,
+        role,
+        num_worlds=num_worlds,
+        seats=seats,
+        background=background,
+        **(env_params or {}),
+    )
+    arguments["seats"] = env.seats
+    run_dir = new_run_dir(run_root, env_id, role, algo, seed)
+    (run_dir / "args.json").write_text(json.dumps(arguments, indent=2, default=str) + "\n")
+    cls = getattr(stable_baselines3, algo)
+    kwargs: dict[str, Any] = {"seed": seed, "device": "cpu", **(algo_kwargs or {})}
+    if tensorboard:
+        kwargs["tensorboard_log"] = str(run_dir / "tb")
+    if algo in ON_POLICY:
+        policy: Any = HeasActorCriticPolicy
+        kwargs["policy_kwargs"] = {
+            "actor_kwargs": actor_kwargs or {},
+            **kwargs.get("policy_kwargs", {}),
+        }
+    else:
+        policy = "MlpPolicy"
+    model = cls(policy, env, **kwargs)
+    callbacks = []
+    if checkpoints:
+        every = max(1, total_timesteps // (checkpoints * env.num_envs))
+        callbacks.append(
+            CheckpointCallback(every, str(run_dir / "checkpoints"), name_prefix="model")
+        )
+    model.learn(total_timesteps, callback=callbacks or None, progress_bar=progress_bar)
+    model.save(run_dir / "model.zip")
+    actor = model.policy.actor
+    torch.save(actor.state_dict(), run_dir / "actor.pt")
+    return TrainResult(run_dir, model, actor, env.empty_share)

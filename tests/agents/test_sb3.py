@@ -87,3 +87,35 @@ def test_bad_arguments_are_refused_with_the_valid_choices():
         SharedRoleVecEnv("heas_envs/Market-v0", "broker")
     with pytest.raises(ValueError, match=r"seats must be an integer in \[1, 3\]"):
         SharedRoleVecEnv("heas_envs/Market-v0", "trader", n_traders=3, seats=4)
+
+
+def test_train_sb3_trains_our_module_as_the_actor_and_saves_a_complete_run(tmp_path):
+    import json
+
+    from stable_baselines3 import PPO
+
+    from agents.policies import MLPPolicy
+    from agents.sb3 import train_sb3
+
+    kw = dict(
+        total_timesteps=256,
+        num_worlds=2,
+        seed=5,
+        algo_kwargs={"n_steps": 16, "batch_size": 48},
+        run_root=tmp_path,
+        checkpoints=2,
+    )
+    result = train_sb3("heas_envs/Ecology-v0", "manager", **kw)
+    again = train_sb3("heas_envs/Ecology-v0", "manager", **kw)
+    assert isinstance(result.actor, MLPPolicy) and result.run_dir != again.run_dir
+    assert result.model.policy.action_net is result.actor.head  # SB3 trained our module
+    files = {p.name for p in result.run_dir.iterdir()}
+    assert {"args.json", "model.zip", "actor.pt", "checkpoints", "tb"} <= files
+    args = json.loads((result.run_dir / "args.json").read_text())
+    assert args["env_id"] == "heas_envs/Ecology-v0" and args["seats"] == 12
+    obs = SharedRoleVecEnv("heas_envs/Ecology-v0", "manager", num_worlds=2).reset()
+    loaded = PPO.load(result.run_dir / "model.zip", device="cpu")
+    expected = result.actor(torch.as_tensor(obs)).detach().numpy()
+    assert np.array_equal(loaded.predict(obs, deterministic=True)[0], expected)
+    same = [torch.nn.utils.parameters_to_vector(r.actor.parameters()) for r in (result, again)]
+    assert torch.equal(*same)
