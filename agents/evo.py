@@ -36,9 +36,10 @@ from torch import nn
 
 import heas_envs
 from agents.policies import MLPPolicy
+from agents.rollout import play_episodes
 from agents.runs import new_run_dir
 from agents.threads import set_torch_threads
-from heas_envs.env.single import Background, _role_policies
+from heas_envs.env.background import Background, role_policies
 from heas_envs.env.vector import VectorWorldsEnv
 
 SENSES = ("max", "min")
@@ -99,7 +100,7 @@ class BatchedRolloutProblem(NEProblem):
         self.episodes, self.episode_seeds = episodes, seeds
         self.env_params = dict(env_params or {})
         self.policy_kwargs = dict(policy_kwargs or {})
-        self.background = _role_policies(background, probe.roles)
+        self.background = role_policies(background, probe.roles)
         group = probe.group(role)
         self.observation_space, self.action_space = group.observation_space, group.action_space
         self._worlds: dict[int, VectorWorldsEnv] = {}
@@ -131,7 +132,7 @@ class BatchedRolloutProblem(NEProblem):
         values = torch.as_tensor(values, dtype=torch.float32).detach().cpu()
         P, E = values.shape[0], self.episodes
         venv = self._venv(P * E)
-        obs, info = venv.reset(seed=[s for _ in range(P) for s in self.episode_seeds])
+        seeds = [s for _ in range(P) for s in self.episode_seeds]
         module = self.make_policy()
         stacked = _stack_parameters(module, values)
 
@@ -139,32 +140,19 @@ class BatchedRolloutProblem(NEProblem):
             return torch.func.functional_call(module, params, (x,))
 
         batched = torch.vmap(act)
-        role = self.role
-        n = venv.groups[role].n_agents
-        returns = np.zeros((P * E, n))
-        ever = info["alive"][role].copy()
-        done = np.zeros(P * E, dtype=bool)
-        metrics = {name: np.zeros(P * E) for name, _ in self.objectives if name != "return"}
-        while not done.all():
-            batch = self._background(venv, obs)
-            x = torch.as_tensor(obs[role]).reshape(P, E * n, *obs[role].shape[2:])
+        n = venv.groups[self.role].n_agents
+
+        def act_all(obs: np.ndarray) -> np.ndarray:
+            x = torch.as_tensor(obs).reshape(P, E * n, *obs.shape[2:])
             with torch.no_grad():
                 actions = batched(stacked, x).numpy()
-            batch[role] = actions.reshape(P * E, n, *actions.shape[2:])
-            out = venv.step(batch)
-            live = ~done
-            returns[live] += out.rewards[role][live]
-            ever[live] |= out.alive[role][live]
-            self.agent_steps += int(out.alive[role][live].sum())
-            ended = out.info["ended"] & live
-            if ended.any() and metrics:
-                now = venv.episode_metrics()
-                for name in metrics:
-                    metrics[name][ended] = now[name][ended]
-            done |= ended
-            obs = out.obs
+            return actions.reshape(P * E, n, *actions.shape[2:])
+
+        names = [name for name, _ in self.objectives if name != "return"]
+        played = play_episodes(venv, self.role, act_all, seeds, self.background, names)
+        self.agent_steps += played.agent_steps
         self.episodes_played += P * E
-        per_world = {"return": returns.sum(axis=1) / np.maximum(ever.sum(axis=1), 1), **metrics}
+        per_world = {"return": played.returns, **played.metrics}
         fitness = np.stack(
             [per_world[name].reshape(P, E).mean(axis=1) for name, _ in self.objectives], axis=1
         )
@@ -177,18 +165,6 @@ class BatchedRolloutProblem(NEProblem):
                 self.env_id, num_worlds=n_worlds, **self.env_params
             )
         return self._worlds[n_worlds]
-
-    def _background(self, venv: VectorWorldsEnv, obs: dict[str, np.ndarray]) -> dict:
-        out: dict[str, np.ndarray] = {}
-        heuristic = [r for r, p in self.background.items() if p == "heuristic"]
-        if heuristic:
-            out.update(venv.heuristic_actions({r: obs[r] for r in heuristic}))
-        for role, policy in self.background.items():
-            if policy == "random":  # one generator per evaluation keeps candidates comparable
-                out[role] = venv.random_actions(np.random.default_rng(self.episodes_played))
-            elif policy != "heuristic":
-                out[role] = np.asarray(policy(obs[role]))
-        return out
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__

@@ -39,8 +39,8 @@ import heas_envs
 from agents.policies import POLICY_KINDS, MLPPolicy
 from agents.runs import new_run_dir
 from agents.threads import set_torch_threads
-from heas_envs.env.single import Background, _role_policies
-from heas_envs.env.vector import VectorWorldsEnv, sample_actions
+from heas_envs.env.background import Background, background_actions, role_policies
+from heas_envs.env.vector import VectorWorldsEnv
 
 
 class SharedRoleVecEnv(VecEnv):
@@ -90,7 +90,7 @@ class SharedRoleVecEnv(VecEnv):
             )
         self.seats = seats
         self.env_id = env_id
-        self.background = _role_policies(background, self.worlds.roles)
+        self.background = role_policies(background, self.worlds.roles)
         B = self.worlds.num_worlds
         self._seat = np.full((B, seats), -1, dtype=np.int64)  # the model slot in each seat
         self._generators = [np.random.default_rng(b) for b in range(B)]
@@ -216,22 +216,7 @@ class SharedRoleVecEnv(VecEnv):
         return obs.reshape(self.num_envs, -1)
 
     def _background_actions(self) -> dict[str, np.ndarray]:
-        obs, out = self._obs, {}
-        heuristic = [r for r, p in self.background.items() if p == "heuristic"]
-        if heuristic:
-            out.update(self.worlds.heuristic_actions({r: obs[r] for r in heuristic}))
-        for role, policy in self.background.items():
-            if policy == "random":
-                group = self.worlds.groups[role]
-                out[role] = np.stack(
-                    [
-                        sample_actions(group.action_space, group.n_agents, g)
-                        for g in self._generators
-                    ]
-                )
-            elif policy != "heuristic":
-                out[role] = np.asarray(policy(obs[role]))
-        return out
+        return background_actions(self.worlds, self.background, self._obs, self._generators)
 
     def _indices(self, indices: VecEnvIndices) -> list[int]:
         if indices is None:

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Any
 
 import gymnasium
 import numpy as np
 
 from heas_envs.core.params import check_seed
-from heas_envs.env.parallel import RENDER_MODES, HierarchicalParallelEnv, sample_actions
-
-#: A background policy of one role: observations ``[n_agents, *obs]`` -> actions ``[n_agents, *act]``.
-RolePolicy = Callable[[np.ndarray], np.ndarray]
-Background = str | RolePolicy | Mapping[str, str | RolePolicy]
-BACKGROUND_NAMES = ("heuristic", "random")
+from heas_envs.env.background import Background, background_actions, role_policies
+from heas_envs.env.parallel import RENDER_MODES, HierarchicalParallelEnv
 
 
 class SingleAgentEnv(gymnasium.Env):
@@ -58,7 +53,11 @@ class SingleAgentEnv(gymnasium.Env):
         self.observation_space = self.parallel.observation_space(focal)
         self.action_space = self.parallel.action_space(focal)
         self.render_mode = render_mode
-        self.background = _role_policies(background, self.parallel.roles)
+        self.background = role_policies(background, self.parallel.roles)
+        self._batched = {  # a function of [n_agents, *obs] here; the batched helper passes [1, ...]
+            r: (lambda o, p=p: np.asarray(p(o[0]))[None]) if callable(p) else p
+            for r, p in self.background.items()
+        }
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Reset the model (the same seed repeats the episode) and return the focal observation."""
@@ -95,17 +94,9 @@ class SingleAgentEnv(gymnasium.Env):
         )
 
     def _background_actions(self) -> dict[str, np.ndarray]:
-        obs = self.parallel.observations
-        out = {}
-        for role, policy in self.background.items():
-            if policy == "heuristic":
-                out[role] = self.parallel.heuristic_actions({role: obs[role]})[role]
-            elif policy == "random":
-                group = self.parallel.group(role)
-                out[role] = sample_actions(group.action_space, group.n_agents, self.np_random)
-            else:
-                out[role] = np.asarray(policy(obs[role]))
-        return out
+        obs = {r: o[None] for r, o in self.parallel.observations.items()}
+        batch = background_actions(self.parallel.worlds, self._batched, obs, [self.np_random])
+        return {r: a[0] for r, a in batch.items()}
 
     def render(self) -> str | np.ndarray | None:
         """The parallel env's rendering (text, or a picture with ``render_mode="rgb_array"``)."""
@@ -114,24 +105,3 @@ class SingleAgentEnv(gymnasium.Env):
     def close(self) -> None:
         """Close the parallel env."""
         self.parallel.close()
-
-
-def _role_policies(background: Background, roles: list[str]) -> dict[str, str | RolePolicy]:
-    if isinstance(background, Mapping):
-        unknown = set(background) - set(roles)
-        if unknown:
-            raise ValueError(f"background names unknown roles {sorted(unknown)}; roles are {roles}")
-        chosen = {r: background.get(r, "heuristic") for r in roles}
-    else:
-        chosen = dict.fromkeys(roles, background)
-    for role, policy in chosen.items():
-        if isinstance(policy, str) and policy not in BACKGROUND_NAMES:
-            raise ValueError(
-                f"background policy {policy!r} for role {role!r} is unknown; use one of "
-                f"{list(BACKGROUND_NAMES)}, a function of observations, or a mapping by role"
-            )
-        if not isinstance(policy, str) and not callable(policy):
-            raise ValueError(
-                f"background policy for role {role!r} must be a name or callable, got {policy!r}"
-            )
-    return chosen

@@ -17,8 +17,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from heas_envs.core.params import check_seed, show_value
-from heas_envs.env.single import Background, _role_policies
-from heas_envs.env.vector import VectorWorldsEnv, as_real_array, sample_actions
+from heas_envs.env.background import Background, background_actions, role_policies
+from heas_envs.env.vector import VectorWorldsEnv, as_real_array
 
 _MODES = {
     AutoresetMode.NEXT_STEP: "next_step",
@@ -79,7 +79,7 @@ class SingleAgentVectorEnv(VectorEnv):
             **params,
         )
         self.num_envs = self.worlds.num_worlds
-        self.background = _role_policies(background, self.worlds.roles)
+        self.background = role_policies(background, self.worlds.roles)
         self.single_observation_space = template.observation_space(focal)
         self.single_action_space = template.action_space(focal)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
@@ -153,24 +153,9 @@ class SingleAgentVectorEnv(VectorEnv):
         )
 
     def _background_actions(self) -> dict[str, np.ndarray]:
-        obs = self._obs
-        out = {}
-        heuristic = [r for r, p in self.background.items() if p == "heuristic"]
-        if heuristic:
-            out.update(self.worlds.heuristic_actions({r: obs[r] for r in heuristic}))
-        for role, policy in self.background.items():
-            if policy == "random":
-                group = self.worlds.groups[role]
-                rows = [
-                    sample_actions(group.action_space, group.n_agents, g)
-                    if not self._pending[b]
-                    else np.zeros((group.n_agents, *self.worlds.action_shapes[role]))
-                    for b, g in enumerate(self._generators)
-                ]
-                out[role] = np.stack(rows)
-            elif policy != "heuristic":
-                out[role] = np.asarray(policy(obs[role]))
-        return out
+        return background_actions(
+            self.worlds, self.background, self._obs, self._generators, skip=self._pending
+        )
 
     def close(self, **kwargs: Any) -> None:
         """Close the worlds (no resources are held)."""

@@ -1,0 +1,124 @@
+"""Episodes on batched worlds: one world per episode seed, one policy call per step for all.
+
+:func:`play_episodes` is the rollout loop the EvoTorch problem, the evaluation of trained
+policies and the scripts share: every world plays one episode from its seed, the evolved or
+evaluated role's actions come from one call over all worlds, the other roles from a background
+policy, and each world's return and end-of-episode metrics are kept as its episode ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+import heas_envs
+from heas_envs.env.background import Background, background_actions, role_policies
+from heas_envs.env.vector import VectorWorldsEnv
+
+#: A policy over all worlds: observations ``[W, n_agents, *obs]`` -> actions ``[W, n_agents, ...]``.
+Act = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class Episodes:
+    """One episode per world.
+
+    Attributes:
+        returns: ``[W]``: the mean episode return of the role's agents that lived.
+        metrics: ``[W]`` per requested end-of-episode metric.
+        agent_steps: Agent-steps of the role played.
+    """
+
+    returns: np.ndarray
+    metrics: dict[str, np.ndarray]
+    agent_steps: int
+
+
+def play_episodes(
+    worlds: VectorWorldsEnv,
+    role: str,
+    act: Act,
+    seeds: Sequence[int],
+    background: Mapping[str, Any],
+    metric_names: Sequence[str] = (),
+) -> Episodes:
+    """Play one episode in every world of ``worlds`` (world ``w`` seeded ``seeds[w]``).
+
+    Args:
+        worlds: A vector env of ``len(seeds)`` worlds (next-step autoreset).
+        role: The role whose actions ``act`` gives.
+        act: Observations of the role ``[W, n_agents, *obs]`` to actions.
+        seeds: One seed per world; a random background draws from generators seeded alike.
+        background: One policy per role (:func:`heas_envs.env.background.role_policies`).
+        metric_names: End-of-episode metrics to keep (``worlds.episode_metrics()`` keys).
+    """
+    obs, info = worlds.reset(seed=list(seeds))
+    generators = [np.random.default_rng(s) for s in seeds]
+    W, n = worlds.num_worlds, worlds.groups[role].n_agents
+    returns = np.zeros((W, n))
+    ever = info["alive"][role].copy()
+    done = np.zeros(W, dtype=bool)
+    metrics = {name: np.zeros(W) for name in metric_names}
+    steps = 0
+    while not done.all():
+        batch = background_actions(worlds, background, obs, generators)
+        batch[role] = np.asarray(act(obs[role]))
+        out = worlds.step(batch)
+        live = ~done
+        returns[live] += out.rewards[role][live]
+        ever[live] |= out.alive[role][live]
+        steps += int(out.alive[role][live].sum())
+        ended = out.info["ended"] & live
+        if ended.any() and metrics:
+            now = worlds.episode_metrics()
+            for name in metrics:
+                metrics[name][ended] = now[name][ended]
+        done |= ended
+        obs = out.obs
+    return Episodes(returns.sum(axis=1) / np.maximum(ever.sum(axis=1), 1), metrics, steps)
+
+
+def evaluate(
+    env_id: str,
+    role: str,
+    policy: nn.Module | str | Act,
+    seeds: Sequence[int],
+    background: Background = "heuristic",
+    env_params: dict[str, Any] | None = None,
+    metric_names: Sequence[str] = (),
+) -> Episodes:
+    """Episodes of ``role`` of ``env_id`` played by ``policy``, one per seed, all at once.
+
+    Args:
+        env_id: A registered env id.
+        role: The role ``policy`` plays (all its agents).
+        policy: A torch module (deterministic actions), ``"heuristic"``, ``"random"`` (per
+            world generators seeded by ``seeds``), or a function over all worlds.
+        seeds: Episode seeds.
+        background: The other roles' policy.
+        env_params: Model parameters.
+        metric_names: End-of-episode metrics to keep.
+    """
+    worlds = heas_envs.make_vec(env_id, num_worlds=len(seeds), **(env_params or {}))
+    policies = role_policies(background, worlds.roles)
+    if isinstance(policy, str):
+        policies[role] = role_policies(policy, [role])[role]
+
+        def act(obs: np.ndarray) -> np.ndarray:
+            return background_actions(worlds, {role: policies[role]}, {role: obs}, generators)[role]
+
+        generators = [np.random.default_rng(10_000 + s) for s in seeds]
+    elif isinstance(policy, nn.Module):
+
+        def act(obs: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return policy(torch.as_tensor(obs)).numpy()
+
+    else:
+        act = policy
+    return play_episodes(worlds, role, act, seeds, policies, metric_names)
