@@ -446,3 +446,24 @@ def train_sb3(
     actor = model.policy.actor
     torch.save(actor.state_dict(), run_dir / "actor.pt")
     return TrainResult(run_dir, model, actor, env.empty_share)
+
+
+def set_actor_parameters(model: Any, vector: torch.Tensor) -> None:
+    """Load a flat parameter vector (an EvoTorch solution, :func:`agents.policies.
+    parameters_to_vector` of a policy) into the actor of an SB3 model trained with
+    :class:`HeasActorCriticPolicy`."""
+    from agents.policies import vector_to_parameters
+
+    vector_to_parameters(vector, model.policy.actor)
+
+
+def sb3_act(model: Any) -> Any:
+    """An SB3 model's deterministic policy over all worlds: ``[W, n, *obs]`` to actions
+    ``[W, n, ...]`` (for :func:`agents.rollout.evaluate`)."""
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        flat = obs.reshape(-1, *obs.shape[2:])
+        actions, _ = model.predict(flat, deterministic=True)
+        return np.asarray(actions).reshape(*obs.shape[:2], *np.shape(actions)[1:])
+
+    return act
