@@ -32,6 +32,23 @@ class UsageError(Exception):
     """Bad command-line input: printed as one line, exit status 2."""
 
 
+#: Commands added by other packages (``agents`` adds ``train``): name -> (help, configure, run).
+EXTRA_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable]] = {}
+
+
+def register_command(
+    name: str,
+    help: str,
+    configure: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], int],
+) -> None:
+    """Add the subcommand ``name`` to ``heas-envs``: ``configure`` adds its arguments to its
+    parser, ``run(args)`` runs it and returns the exit status (a ``ValueError`` or
+    :class:`UsageError` it raises is printed as one line, status 2). This keeps ``heas_envs``
+    free of imports from the packages that extend it."""
+    EXTRA_COMMANDS[name] = (help, configure, run)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}")
@@ -192,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="a model parameter (see `heas-envs params ENV_ID`)",
     )
     run.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    for name, (text, configure, _) in EXTRA_COMMANDS.items():
+        configure(sub.add_parser(name, help=text))
     return parser
 
 
@@ -233,6 +252,8 @@ def _main(argv: Sequence[str] | None) -> int:
             for env_id in list_envs():
                 print(f"{env_id:28s} {env_spec(env_id).description}")
             return 0
+        if args.command in EXTRA_COMMANDS:
+            return EXTRA_COMMANDS[args.command][2](args)
         if args.command == "params":
             if args.json:
                 print(json.dumps(env_params_class(args.env_id).json_schema(), indent=2))

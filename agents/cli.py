@@ -1,0 +1,17 @@
+"""The ``heas-envs`` command with the policy side's subcommands (``train``) added."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import agents.train_cli  # noqa: F401  (registers `heas-envs train`)
+from heas_envs.cli import main as _main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``heas-envs`` console script (see :func:`heas_envs.cli.main`)."""
+    return _main(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
