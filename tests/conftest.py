@@ -9,6 +9,17 @@ from gymnasium import spaces
 from heas_envs.core import AgentGroup, LayerSpec, Stream, StreamSpec, make_model
 from heas_envs.env import HierarchicalParallelEnv
 
+#: An economy whose citizens die young and breed fast: episodes end at different times.
+MORTAL_ECONOMY = dict(
+    n_agents=6,
+    max_population=30,
+    max_age=6,
+    starvation_ticks=2,
+    productivity=0.5,
+    birth_rate=0.5,
+    max_steps=25,
+)
+
 
 class Clock(Stream):
     """Writes the current tick and a random draw."""

@@ -5,19 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import MORTAL_ECONOMY as MORTAL
 
 from agents.sb3 import SharedRoleVecEnv
-
-#: An economy whose citizens die young and breed fast.
-MORTAL = dict(
-    n_agents=6,
-    max_population=30,
-    max_age=6,
-    starvation_ticks=2,
-    productivity=0.5,
-    birth_rate=0.5,
-    max_steps=25,
-)
 
 
 def test_seats_report_one_done_per_death_and_newborns_take_free_seats():

@@ -13,6 +13,7 @@ import gymnasium
 import numpy as np
 import pytest
 import torch
+from conftest import MORTAL_ECONOMY as MORTAL
 from gymnasium.vector import AutoresetMode
 
 import heas_envs
@@ -20,16 +21,6 @@ from heas_envs.env.sb3_vec import SB3VecEnv, make_sb3_vec_env
 from heas_envs.env.single_vector import SingleAgentVectorEnv
 
 ENV_IDS = heas_envs.list_envs()
-#: An economy whose citizens die young and breed fast: episodes end at different times.
-MORTAL = dict(
-    n_agents=6,
-    max_population=30,
-    max_age=6,
-    starvation_ticks=2,
-    productivity=0.5,
-    birth_rate=0.5,
-    max_steps=25,
-)
 
 
 def small(env_id: str, max_steps: int = 7) -> dict:
