@@ -46,9 +46,21 @@ def random_neighbour(
     table: np.ndarray, count: np.ndarray, cell: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
     """A uniformly drawn neighbour of every cell in ``cell`` (the cell itself where it has none)."""
+    return neighbour_from_draws(table, count, cell, rng.random(cell.shape))
+
+
+def neighbour_from_draws(
+    table: np.ndarray, count: np.ndarray, cell: np.ndarray, draws: np.ndarray
+) -> np.ndarray:
+    """The neighbour of every cell in ``cell`` that uniform ``draws`` in ``[0, 1)`` (one per
+    cell, of ``cell``'s shape) pick, as :func:`random_neighbour` picks it from its draws (the
+    cell itself where it has none)."""
     n = count[cell]
-    pick = (rng.random(cell.shape) * np.maximum(n, 1)).astype(np.int64)
-    return np.where(n > 0, table[cell, np.minimum(pick, table.shape[1] - 1)], cell)
+    width = table.shape[1]
+    pick = (draws * np.maximum(n, 1)).astype(np.int64)
+    np.minimum(pick, width - 1, out=pick)
+    pick += cell * width
+    return np.where(n > 0, table.ravel()[pick], cell)
 
 
 def ranks_within_groups(
@@ -72,17 +84,10 @@ def ranks_within_groups(
     Raises:
         ValueError: ``keys`` and ``tiebreak`` differ in shape or are not one-dimensional.
     """
-    keys, tiebreak = np.asarray(keys), np.asarray(tiebreak)
-    if keys.ndim != 1 or tiebreak.shape != keys.shape:
-        raise ValueError(
-            f"keys and tiebreak must be 1-D arrays of one shape, got {keys.shape} and "
-            f"{tiebreak.shape}"
-        )
+    keys, tiebreak = _check_groups(keys, tiebreak)
     n = keys.size
-    order = np.lexsort((tiebreak, keys))
-    sorted_keys = keys[order]
-    first = np.ones(n, dtype=bool)
-    first[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    order = group_order(keys, tiebreak)
+    first = _group_firsts(keys[order])
     positions = np.arange(n)
     group_start = np.maximum.accumulate(np.where(first, positions, 0))
     starts = np.flatnonzero(first)
@@ -93,3 +98,82 @@ def ranks_within_groups(
     start[order] = group_start
     size[order] = sizes[group]
     return order, rank, start, size
+
+
+def group_ranks(keys: np.ndarray, tiebreak: np.ndarray, bound: int | None = None) -> np.ndarray:
+    """The ``rank`` of :func:`ranks_within_groups` alone: every element's position within its
+    group of equal ``keys``, ordered by ``tiebreak`` (equal values keep element order).
+
+    Args:
+        keys: ``[n]`` integer group keys.
+        tiebreak: ``[n]`` floats that order the members of a group.
+        bound: Optional: all ``keys`` lie in ``[0, bound)`` (saves a pass to find it).
+
+    Returns:
+        ``[n]`` int64 ranks.
+
+    Raises:
+        ValueError: ``keys`` and ``tiebreak`` differ in shape or are not one-dimensional.
+    """
+    keys, tiebreak = _check_groups(keys, tiebreak)
+    order = group_order(keys, tiebreak, bound)
+    first = _group_firsts(keys[order])
+    positions = np.arange(keys.size)
+    rank = np.empty(keys.size, dtype=np.int64)
+    rank[order] = positions - np.maximum.accumulate(np.where(first, positions, 0))
+    return rank
+
+
+def group_order(keys: np.ndarray, tiebreak: np.ndarray, bound: int | None = None) -> np.ndarray:
+    """``np.lexsort((tiebreak, keys))`` for 1-D integer ``keys`` and float ``tiebreak``: the
+    elements sorted by key, then by tiebreak, then by position, computed with a fast sort of the
+    tiebreaks (a stable one only where two are equal) and radix sorts of non-negative keys.
+
+    Args:
+        keys: ``[n]`` integer keys.
+        tiebreak: ``[n]`` floats.
+        bound: Optional: all ``keys`` lie in ``[0, bound)``.
+
+    Returns:
+        ``[n]`` indices, the order.
+    """
+    if keys.size < 2 or keys.dtype.kind not in "iu":
+        return np.lexsort((tiebreak, keys))
+    if bound is None:
+        low, high = int(keys.min()), int(keys.max())
+        if low < 0:
+            return np.lexsort((tiebreak, keys))
+        bound = high + 1
+    by_tie = np.argsort(tiebreak)
+    ordered = tiebreak[by_tie]
+    if not (ordered[1:] > ordered[:-1]).all():  # equal tiebreaks (or NaN): keep element order
+        by_tie = np.argsort(tiebreak, kind="stable")
+    return by_tie[radix_argsort(keys[by_tie], bound)]
+
+
+def radix_argsort(keys: np.ndarray, bound: int) -> np.ndarray:
+    """``np.argsort(keys, axis=-1, kind="stable")`` for integer ``keys`` in ``[0, bound)``, by
+    NumPy's radix sort on 16-bit digits (one pass below ``2**16``, two below ``2**32``)."""
+    if bound <= 1 << 16:
+        return np.argsort(keys.astype(np.uint16, copy=False), axis=-1, kind="stable")
+    if bound <= 1 << 32:
+        low = np.argsort((keys & 0xFFFF).astype(np.uint16), axis=-1, kind="stable")
+        high = (np.take_along_axis(keys, low, axis=-1) >> 16).astype(np.uint16)
+        return np.take_along_axis(low, np.argsort(high, axis=-1, kind="stable"), axis=-1)
+    return np.argsort(keys, axis=-1, kind="stable")
+
+
+def _check_groups(keys: np.ndarray, tiebreak: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keys, tiebreak = np.asarray(keys), np.asarray(tiebreak)
+    if keys.ndim != 1 or tiebreak.shape != keys.shape:
+        raise ValueError(
+            f"keys and tiebreak must be 1-D arrays of one shape, got {keys.shape} and "
+            f"{tiebreak.shape}"
+        )
+    return keys, tiebreak
+
+
+def _group_firsts(sorted_keys: np.ndarray) -> np.ndarray:
+    first = np.ones(sorted_keys.size, dtype=bool)
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
+    return first

@@ -70,14 +70,25 @@ from heas_envs.core import (
     StreamSpec,
     make_model,
 )
-from heas_envs.core.grid import grid_neighbours, random_neighbour
+from heas_envs.core.grid import grid_neighbours, neighbour_from_draws, radix_argsort
 from heas_envs.core.model import Model
 from heas_envs.core.params import MAX_STEPS, ModelParams, param
 from heas_envs.env.model_env import ModelEnv
 from heas_envs.env.parallel import HierarchicalParallelEnv, pettingzoo_constructors
 
+#: Agents (over the worlds of a batch) whose moves, gifts and observations are worked out
+#: together: the worlds of a large batch go a few at a time, so that the working arrays stay in
+#: the processor's cache (each world's results are the same whatever the grouping).
+CHUNK_AGENTS = 4096
 
-# -- array helpers shared with the wolf-sheep model -------------------------------------------
+
+def world_chunks(n_worlds: int, n_agents: int) -> list[slice]:
+    """The worlds ``0 .. n_worlds - 1`` in consecutive slices of about :data:`CHUNK_AGENTS`
+    agents (at least one world each)."""
+    step = max(1, CHUNK_AGENTS // max(n_agents, 1))
+    return [slice(w, min(w + step, n_worlds)) for w in range(0, n_worlds, step)]
+
+
 # -- streams -------------------------------------------------------------------------------------
 class RandomWalk(Stream):
     """Mesa's moves: every agent, in a random turn order, moves to a random Moore neighbour cell.
@@ -96,6 +107,7 @@ class RandomWalk(Stream):
         self.n_agents, self.n_candidates = n_agents, n_candidates
         self.n_cells = width * height
         self.table, self.count = grid_neighbours(width, height, moore=True, torus=False)
+        self._kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def reset(self, ctx: Context) -> None:
         # Mesa's random placement, then the moves of Mesa's first step (its gives come next).
@@ -106,38 +118,105 @@ class RandomWalk(Stream):
         self._move(ctx, ctx[self.key("cell")])
 
     def _move(self, ctx: Context, old: np.ndarray) -> None:
-        b, n, k_max, n_cells = ctx.n_worlds, self.n_agents, self.n_candidates, self.n_cells
-        turn = np.argsort(ctx.rng.random((b, n)), axis=1).argsort(axis=1)
-        new = random_neighbour(self.table, self.count, old, ctx.rng)
-        world = np.repeat(np.arange(b), n)
-        tau = turn.ravel()
-        group = (world * n_cells + new.ravel()) * n  # first key of the agent's new cell
-        key_new = group + tau
-        key_old = (world * n_cells + old.ravel()) * n + tau
-        by_new = np.argsort(key_new)
-        by_old = np.argsort(key_old)
-        sorted_new, sorted_old = key_new[by_new], key_old[by_old]
-        # Earlier turns that moved into the same cell, and later turns that have not left it yet.
-        a_start = np.searchsorted(sorted_new, group, "left")
-        a_count = np.searchsorted(sorted_new, key_new, "left") - a_start
-        b_start = np.searchsorted(sorted_old, key_new, "right")
-        b_count = np.searchsorted(sorted_old, group + n, "left") - b_start
-        mates = a_count + b_count
-        # The list starts at a uniformly drawn cellmate (Mesa's pick) and wraps around.
-        offset = (ctx.rng.random((b, n)).reshape(-1) * np.maximum(mates, 1)).astype(np.int64)
-        candidates = np.full((b * n, k_max), -1, dtype=np.int64)
-        last = b * n - 1
-        for k in range(k_max):  # a loop over list positions, vectorised over agents
-            has = k < mates
-            idx = (offset + k) % np.maximum(mates, 1)
-            from_new = by_new[np.minimum(a_start + idx, last)]
-            from_old = by_old[np.clip(b_start + idx - a_count, 0, last)]
-            mate = np.where(idx < a_count, from_new, from_old)
-            candidates[has, k] = mate[has] - world[has] * n
+        b, n, k_max = ctx.n_worlds, self.n_agents, self.n_candidates
+        # One draw per world of the turn keys, the moves and the list starts: the numbers of
+        # three draws of n each, in that order (a world's generator fills one draw in order).
+        draws = ctx.rng.random((b, 3 * n))
+        new = np.empty((b, n), dtype=np.int64)
+        turn = np.empty((b, n), dtype=np.int64)
+        candidates = np.empty((b, n, k_max), dtype=np.int64)
+        mates = np.empty((b, n), dtype=np.int64)
+        # The worlds are independent: a few at a time keep the working arrays in the cache.
+        for rows in world_chunks(b, n):
+            self._move_worlds(
+                old[rows], draws[rows], new[rows], turn[rows], candidates[rows], mates[rows]
+            )
         self.write(ctx, "cell", new)
         self.write(ctx, "turn", turn)
-        self.write(ctx, "candidates", candidates.reshape(b, n, k_max))
-        self.write(ctx, "n_cellmates", mates.reshape(b, n))
+        self.write(ctx, "candidates", candidates)
+        self.write(ctx, "n_cellmates", mates)
+
+    def _move_worlds(
+        self,
+        old: np.ndarray,
+        draws: np.ndarray,
+        new_out: np.ndarray,
+        turn_out: np.ndarray,
+        candidates_out: np.ndarray,
+        mates_out: np.ndarray,
+    ) -> None:
+        """The moves and cellmate lists of ``c`` worlds (``old`` ``[c, n]``, ``draws``
+        ``[c, 3n]``), written into the ``*_out`` rows of those worlds."""
+        c, n = old.shape
+        n_agents, n_events = c * n, 2 * c * n
+        by_turn = np.argsort(draws[:, :n], axis=1)  # by_turn[w, t]: the agent whose turn is t
+        by_turn += np.arange(0, n_agents, n)[:, None]
+        by_turn = by_turn.ravel()  # flat agents (over the c worlds) in (world, turn) order
+        base, within = self._positions(c)
+        turn = turn_out.reshape(n_agents)
+        turn[by_turn] = within
+        new = neighbour_from_draws(self.table, self.count, old, draws[:, n : 2 * n])
+        new_out[...] = new
+        # Every agent leaves its old cell and enters its new one at its turn: 2n events per
+        # world, in turn order (leaving before entering). Sorted by cell (stably), each cell's
+        # events are in turn order, so an agent entering a cell meets the agents that entered
+        # before it and those whose leaving comes after its entering.
+        events = np.empty((n_agents, 2), dtype=np.uint16 if self.n_cells <= 1 << 16 else np.int64)
+        events[:, 0] = old.ravel()[by_turn]
+        events[:, 1] = new.ravel()[by_turn]
+        pos = radix_argsort(events.reshape(c, 2 * n), self.n_cells)  # per world, stable
+        pos += np.arange(0, n_events, 2 * n)[:, None]
+        pos = pos.ravel()  # flat event indices, sorted by (world, cell, turn, entering)
+        cells = events.ravel()[pos]
+        first = np.empty(n_events, dtype=bool)  # an event that opens its (world, cell) group
+        first[0] = True
+        np.not_equal(cells[1:], cells[:-1], out=first[1:])
+        first[:: 2 * n] = True
+        agent = by_turn[pos >> 1]
+        entering = (pos & 1).astype(bool)
+        at = np.flatnonzero(entering)  # the entering events, sorted by (world, cell, turn)
+        by_new, by_old = agent[at], agent[~entering]
+        starts = np.flatnonzero(first)
+        group = np.cumsum(first)[at]
+        group -= 1
+        entered_before = np.cumsum(entering)  # entering events up to and including each
+        new_before_start = entered_before[starts] - entering[starts]  # per group
+        old_before_end = np.append(starts[1:], n_events) - np.append(new_before_start[1:], n_agents)
+        j = np.arange(n_agents)  # an entering event's index in by_new
+        a_start = new_before_start[group]  # the group's first entry in by_new
+        a_count = j - a_start  # earlier turns that entered the same cell
+        b_start = at - j  # leaving events before this entering one: the later leavers' start
+        mates_sorted = old_before_end[group] - b_start + a_count
+        mates = mates_out.reshape(n_agents)
+        mates[by_new] = mates_sorted
+        # The list starts at a uniformly drawn cellmate (Mesa's pick) and wraps around: entry k
+        # of agent `who`'s list is its (start + k) % count-th cellmate, for k < min(count, K).
+        k_max = candidates_out.shape[2]
+        candidates = candidates_out.reshape(n_agents * k_max)
+        candidates.fill(-1)
+        live = np.flatnonzero(mates_sorted)
+        who, count = by_new[live], mates_sorted[live]
+        base = base[live]  # by_new lists n agents per world, world by world
+        start = (draws.ravel()[who + 2 * base + 2 * n] * count).astype(np.int64)
+        listed = np.concatenate([by_new, by_old])
+        new_at, old_at, split = a_start[live], b_start[live], a_count[live]
+        old_at += n_agents - split
+        length = np.minimum(count, k_max)
+        pair = np.repeat(np.arange(live.size), length)  # one entry per (agent, list position)
+        k = np.arange(pair.size) - np.repeat(np.cumsum(length) - length, length)
+        count = count[pair]
+        idx = start[pair] + k  # below 2 * count: the remainder takes one subtraction
+        idx -= count * (idx >= count)
+        source = np.where(idx < split[pair], new_at[pair], old_at[pair]) + idx
+        candidates[who[pair] * k_max + k] = listed[source] - base[pair]
+
+    def _positions(self, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """For the flat agents ``i`` of ``c`` worlds: ``(i // n) * n`` (the first agent of
+        ``i``'s world) and ``i % n``, kept between ticks."""
+        if c not in self._kept:
+            n = self.n_agents
+            self._kept[c] = (np.repeat(np.arange(0, c * n, n), n), np.tile(np.arange(n), c))
+        return self._kept[c]
 
 
 class Givers(AgentGroup):
@@ -157,6 +236,7 @@ class Givers(AgentGroup):
         self.observation_space = spaces.Box(np.zeros_like(high), high, dtype=np.float32)
         self.action_space = spaces.Discrete(n_candidates + 1)
         self.keep = n_candidates  # the action that gives nothing
+        self._kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def reset(self, ctx: Context) -> None:
         b, n = ctx.n_worlds, self.n_agents
@@ -166,38 +246,77 @@ class Givers(AgentGroup):
         self._total_transfers = np.zeros(b, dtype=np.int64)
 
     def apply(self, actions: np.ndarray, ctx: Context) -> None:
-        b, n, k_max = ctx.n_worlds, self.n_agents, self.n_candidates
-        act = np.clip(np.asarray(actions).reshape(b * n).astype(np.int64), 0, self.keep)
-        turn = self.read(ctx, "move.turn").ravel()
-        candidates = self.read(ctx, "move.candidates").reshape(b * n, k_max)
-        world = np.repeat(np.arange(b), n)
-        local = candidates[np.arange(b * n), np.minimum(act, k_max - 1)]
-        target = np.where((act < self.keep) & (local >= 0), local + world * n, -1)
-        wealth = ctx[self.key("wealth")].ravel()
-        gave = gives_in_turn_order(wealth, target, turn)
-        received = np.bincount(target[gave], minlength=b * n)
-        new = wealth - gave + received
-        self.write(ctx, "wealth", new.reshape(b, n))
-        self.write(ctx, "reward", ((new - wealth) / self.initial_wealth).reshape(b, n))
-        transfers = np.bincount(world[gave], minlength=b)
+        b, n = ctx.n_worlds, self.n_agents
+        actions = np.asarray(actions).reshape(b, n)
+        turn = self.read(ctx, "move.turn")
+        candidates = self.read(ctx, "move.candidates")
+        wealth = ctx[self.key("wealth")]
+        new = np.empty((b, n), dtype=np.int64)
+        reward = np.empty((b, n))
+        transfers = np.empty(b, dtype=np.int64)
+        for rows in world_chunks(b, n):  # the worlds are independent: a few at a time
+            transfers[rows] = self._give(
+                actions[rows], turn[rows], candidates[rows], wealth[rows], new[rows]
+            )
+            reward[rows] = (new[rows] - wealth[rows]) / self.initial_wealth
+        self.write(ctx, "wealth", new)
+        self.write(ctx, "reward", reward)
         self.write(ctx, "transfers", transfers)
         self._total_transfers += transfers
 
+    def _give(
+        self,
+        actions: np.ndarray,
+        turn: np.ndarray,
+        candidates: np.ndarray,
+        wealth: np.ndarray,
+        new_out: np.ndarray,
+    ) -> np.ndarray:
+        """The gifts of ``c`` worlds (``[c, n, ...]`` rows): writes their wealth after the tick
+        into ``new_out`` and returns their numbers of gifts, ``[c]``."""
+        c, n, k_max = candidates.shape
+        act = np.clip(actions.reshape(c * n).astype(np.int64), 0, self.keep)
+        pick = np.minimum(act, k_max - 1)
+        pick += np.arange(0, c * n * k_max, k_max)
+        local = candidates.ravel()[pick]
+        base = np.repeat(np.arange(0, c * n, n), n)  # the first flat agent of each one's world
+        target = np.where((act < self.keep) & (local >= 0), local + base, -1)
+        wealth = wealth.ravel()
+        gave = gives_in_turn_order(wealth, target, turn.ravel())
+        received = np.bincount(target[gave], minlength=c * n)
+        new_out[...] = (wealth - gave + received).reshape(c, n)
+        return np.bincount(np.flatnonzero(gave) // n, minlength=c)
+
     def observe(self, ctx: Context) -> np.ndarray:
+        # Every entry lies in the observation space by construction (wealth is conserved, so
+        # no agent holds more than n_agents * initial_wealth; at most n_agents - 1 cellmates;
+        # turns below n_agents), so no clipping is needed.
         b, n, k = ctx.n_worlds, self.n_agents, self.n_candidates
-        wealth = ctx[self.key("wealth")] / self.initial_wealth
         candidates = self.read(ctx, "move.candidates")
-        present = candidates >= 0
-        mate_wealth = np.take_along_axis(
-            wealth, np.where(present, candidates, 0).reshape(b, n * k), 1
-        )
+        wealth = ctx[self.key("wealth")]
+        cellmates, turn = self.read(ctx, "move.n_cellmates"), self.read(ctx, "move.turn")
         obs = np.empty((b, n, 3 + 2 * k), dtype=np.float32)
-        obs[:, :, 0] = wealth
-        obs[:, :, 1] = self.read(ctx, "move.n_cellmates") / k
-        obs[:, :, 2] = self.read(ctx, "move.turn") / n
-        obs[:, :, 3 : 3 + k] = present
-        obs[:, :, 3 + k :] = np.where(present, mate_wealth.reshape(b, n, k), 0.0)
-        return np.clip(obs, self.observation_space.low, self.observation_space.high)
+        for rows in world_chunks(b, n):
+            c = rows.stop - rows.start
+            # Wealth in a [c, n + 1] table whose column 0 is zero: candidate -1 reads 0.
+            table = np.zeros((c, n + 1), dtype=np.float32)
+            table[:, 1:] = wealth[rows] / self.initial_wealth
+            out = obs[rows]
+            out[:, :, 0] = table[:, 1:]
+            out[:, :, 1] = cellmates[rows] / k
+            out[:, :, 2] = turn[rows] / n
+            np.greater_equal(candidates[rows], 0, out=out[:, :, 3 : 3 + k])
+            index, mate_wealth = self._scratch(c)  # kept between ticks: no allocation
+            np.add(candidates[rows], np.arange(1, c * (n + 1), n + 1)[:, None, None], out=index)
+            out[:, :, 3 + k :] = np.take(table.ravel(), index, out=mate_wealth, mode="clip")
+        return obs
+
+    def _scratch(self, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """Buffers for the candidate indices and wealths of ``c`` worlds, kept between ticks."""
+        if c not in self._kept:
+            shape = (c, self.n_agents, self.n_candidates)
+            self._kept[c] = (np.empty(shape, dtype=np.int64), np.empty(shape, dtype=np.float32))
+        return self._kept[c]
 
     def reward(self, ctx: Context) -> np.ndarray:
         return ctx[self.key("reward")]
@@ -233,16 +352,30 @@ def gives_in_turn_order(wealth: np.ndarray, target: np.ndarray, turn: np.ndarray
     wants = target >= 0
     gave = wants & (wealth > 0)
     pending = wants & (wealth <= 0)
+    waiting = np.flatnonzero(pending)
+    if not waiting.size:
+        return gave
     giver = np.flatnonzero(wants)
     early = giver[turn[giver] < turn[target[giver]]]  # gifts that arrive before the receiver's turn
     receiver = target[early]
-    size = wealth.size
-    while pending.any():
-        got = np.bincount(receiver[gave[early]], minlength=size) > 0
-        waiting = np.bincount(receiver[pending[early]], minlength=size) > 0
-        settled = pending & (got | ~waiting)
-        gave |= settled & got
-        pending &= ~settled
+    # Only gifts to pending agents matter; each round settles some of them.
+    keep = pending[receiver]
+    early, receiver = early[keep], receiver[keep]
+    got_mark = np.zeros(wealth.size, dtype=bool)
+    wait_mark = np.zeros(wealth.size, dtype=bool)
+    while waiting.size:
+        got_to, wait_to = receiver[gave[early]], receiver[pending[early]]
+        got_mark[got_to] = True
+        wait_mark[wait_to] = True
+        got = got_mark[waiting]
+        settled = got | ~wait_mark[waiting]
+        got_mark[got_to] = False
+        wait_mark[wait_to] = False
+        gave[waiting[got]] = True
+        pending[waiting[settled]] = False
+        waiting = waiting[~settled]
+        keep = pending[receiver]
+        early, receiver = early[keep], receiver[keep]
     return gave
 
 

@@ -102,7 +102,7 @@ from heas_envs.core import (
     StreamSpec,
     make_model,
 )
-from heas_envs.core.grid import grid_neighbours, ranks_within_groups
+from heas_envs.core.grid import grid_neighbours, group_ranks
 from heas_envs.core.model import Model
 from heas_envs.core.params import MAX_STEPS, ModelParams, check_int, param
 from heas_envs.env.model_env import ModelEnv
@@ -129,15 +129,34 @@ def place_births(alive: np.ndarray, parents: np.ndarray) -> tuple[np.ndarray, np
         found a slot and of those slots.
     """
     b, m = alive.shape
-    rank = np.cumsum(parents, axis=1) - 1
-    free = ~alive
-    accepted = parents & (rank < free.sum(axis=1, keepdims=True))
-    world, slot = np.nonzero(accepted)
-    if world.size == 0:
-        return world, world
-    free_first = np.argsort(alive, axis=1, kind="stable")  # free slots first, in slot order
-    child = free_first[world, rank[world, slot]]
-    return world * m + slot, world * m + child
+    return births_into_free_slots(np.flatnonzero(alive), np.flatnonzero(parents), b, m)
+
+
+def births_into_free_slots(
+    live: np.ndarray, parents: np.ndarray, n_worlds: int, m: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`place_births` from the sorted flat indices of the occupied slots (``live``) and
+    of the parents (a subset of ``live``), in time linear in their number (not in ``B * M``).
+
+    World ``w``'s ``r``-th parent (in slot order) takes its ``r``-th free slot if it has one:
+    the slot ``r + (number of the world's live slots with at most r free slots before them)``.
+
+    Returns:
+        ``(parent, child)`` as :func:`place_births`.
+    """
+    live_world = live // m
+    n_live = np.bincount(live_world, minlength=n_worlds)
+    parent_world = parents // m
+    n_parents = np.bincount(parent_world, minlength=n_worlds)
+    rank = np.arange(parents.size) - np.repeat(np.cumsum(n_parents) - n_parents, n_parents)
+    accepted = rank < (m - n_live)[parent_world]
+    parent, rank, world = parents[accepted], rank[accepted], parent_world[accepted]
+    if not parent.size:
+        return parent, parent
+    live_start = np.cumsum(n_live) - n_live
+    free_before = live - live_world * m - np.arange(live.size) + np.repeat(live_start, n_live)
+    passed = np.searchsorted(live_world * (m + 1) + free_before, world * (m + 1) + rank, "right")
+    return parent, world * m + rank + passed - live_start[world]
 
 
 def per_animal(ctx: Context, idx: np.ndarray, m: int, width: int = 0) -> np.ndarray:
@@ -147,9 +166,43 @@ def per_animal(ctx: Context, idx: np.ndarray, m: int, width: int = 0) -> np.ndar
     Returns:
         ``[len(idx)]`` floats, or ``[len(idx), width]`` for a ``width > 0``.
     """
-    counts = np.bincount(idx // m, minlength=ctx.n_worlds)
-    draws = ctx.rng.random_per_world(counts * max(width, 1))
-    return draws.reshape(idx.size, width) if width else draws
+    (draws,) = draws_in_a_row(ctx, [(np.bincount(idx // m, minlength=ctx.n_worlds), width)])
+    return draws
+
+
+def draws_in_a_row(ctx: Context, parts: list[tuple[np.ndarray, int]]) -> list[np.ndarray]:
+    """Several per-world draws that follow each other, made as one draw per world.
+
+    Part ``(counts, width)`` is ``counts[b]`` uniform floats (``width == 0``) or rows of
+    ``width`` (``width > 0``) for world ``b``. The result is exactly what drawing the parts one
+    after the other with :meth:`~heas_envs.core.random.WorldRandom.random_per_world` gives
+    (each world's generator fills a draw in order, so one draw of the parts' total size holds
+    the same numbers), but with one generator call per world instead of one per part and world.
+
+    Returns:
+        One array per part, in world order: ``[sum(counts)]`` or ``[sum(counts), width]``.
+    """
+    sizes = [np.asarray(counts, dtype=np.int64) * max(width, 1) for counts, width in parts]
+    per_world = sizes[0].copy()
+    for size in sizes[1:]:
+        per_world += size
+    draws = ctx.rng.random_per_world(per_world)
+    out = []
+    if ctx.n_worlds == 1:
+        offsets = np.cumsum([0] + [int(size[0]) for size in sizes])
+        pieces = [draws[offsets[i] : offsets[i + 1]] for i in range(len(sizes))]
+    else:
+        start = np.cumsum(per_world) - per_world  # where each world's draws begin
+        pieces = []
+        for size in sizes:
+            total = int(size.sum())
+            seg_start = np.cumsum(size) - size
+            index = np.arange(total) + np.repeat(start - seg_start, size)
+            pieces.append(draws[index])
+            start = start + size
+    for piece, (_, width) in zip(pieces, parts):
+        out.append(piece.reshape(-1, width) if width else piece)
+    return out
 
 
 def choose_cell(
@@ -164,21 +217,75 @@ def choose_cell(
         draws: ``[n, k]`` independent uniform floats in ``[0, 1)`` (the largest preferred wins).
     """
     keys = np.where(preferred, draws, -1.0)
-    pick = keys.argmax(axis=1)
-    return np.where(preferred.any(axis=1), options[np.arange(len(pick)), pick], stay)
+    # The first largest key of each row (argmax along a short axis, a column at a time).
+    best = keys[:, 0].copy()
+    pick = np.zeros(len(keys), dtype=np.intp)
+    for j in range(1, keys.shape[1]):
+        column = keys[:, j]
+        pick[column > best] = j
+        np.maximum(best, column, out=best)
+    pick += np.arange(0, pick.size * options.shape[1], options.shape[1])
+    return np.where(best >= 0.0, options.ravel()[pick], stay)
+
+
+def row_any(mask: np.ndarray) -> np.ndarray:
+    """``mask.any(axis=1)`` for a ``[n, k]`` bool array, as one integer test per row when a
+    row is 1, 2, 4 or 8 bytes."""
+    k = mask.shape[1]
+    if k in (1, 2, 4, 8) and mask.flags.c_contiguous:
+        return mask.view(f"u{k}")[:, 0] != 0
+    return mask.any(axis=1)
 
 
 class _Grid:
-    """The von Neumann torus of the model: neighbour table and counts, cells of all worlds."""
+    """The von Neumann torus of the model: neighbour table and counts, cells of all worlds.
+
+    Cell tables over all worlds (``[B * n_cells]``) are kept between ticks and cleared after
+    each use, so that a tick allocates (and the system maps) none of that size.
+    """
 
     def __init__(self, width: int, height: int) -> None:
         self.n_cells = width * height
         self.table, self.count = grid_neighbours(width, height, moore=False, torus=True)
         self.valid = np.arange(self.table.shape[1]) < self.count[:, None]
+        self._tables: dict[str, np.ndarray] = {}
 
-    def occupied(self, world: np.ndarray, cell: np.ndarray, n_worlds: int) -> np.ndarray:
-        """``[B * n_cells]`` bool: cells (flat over worlds) holding at least one of the animals."""
-        return np.bincount(world * self.n_cells + cell, minlength=n_worlds * self.n_cells) > 0
+    def present_at(self, patches: np.ndarray, query: np.ndarray, n_worlds: int) -> np.ndarray:
+        """Whether any of ``patches`` (flat cells over worlds) is each ``query`` cell."""
+        table = self._table("present", n_worlds, bool)
+        table[patches] = True
+        out = table[query]
+        table[patches] = False
+        return out
+
+    def count_at(self, patches: np.ndarray, query: np.ndarray, n_worlds: int) -> np.ndarray:
+        """How many of ``patches`` (flat cells over worlds) are each ``query`` cell."""
+        table = self._table("count", n_worlds, np.int64)
+        np.add.at(table, patches, 1)
+        out = table[query]
+        table[patches] = 0
+        return out
+
+    def first_of_each(self, patches: np.ndarray, tiebreak: np.ndarray, n_worlds: int) -> np.ndarray:
+        """The elements (indices, ascending) that come first in their patch when each patch's
+        elements are ordered by ``tiebreak`` (no NaN), equal values in element order: the
+        ``rank == 0`` elements of :func:`~heas_envs.core.grid.group_ranks`, without a sort."""
+        best = self._table("best", n_worlds, np.float64, np.inf)
+        np.minimum.at(best, patches, tiebreak)
+        lowest = np.flatnonzero(tiebreak == best[patches])
+        best[patches] = np.inf
+        at = patches[lowest]
+        first = self._table("first", n_worlds, np.intp, np.iinfo(np.intp).max)
+        np.minimum.at(first, at, lowest)  # equal lowest values: the first element wins
+        winners = lowest[first[at] == lowest]
+        first[at] = np.iinfo(np.intp).max
+        return winners
+
+    def _table(self, name: str, n_worlds: int, dtype: type, fill: Any = 0) -> np.ndarray:
+        table = self._tables.get(name)
+        if table is None or table.size != n_worlds * self.n_cells:
+            table = self._tables[name] = np.full(n_worlds * self.n_cells, fill, dtype=dtype)
+        return table
 
 
 # -- streams -------------------------------------------------------------------------------------
@@ -314,30 +421,36 @@ class _Animals(Stream):
     ) -> None:
         """Death below zero energy, then reproduction into free slots; writes the pool back.
 
-        ``alive``, ``cell``, ``energy`` are flat ``[B * M]`` copies (modified here); ``idx``
-        lists the slots that acted this tick.
+        ``idx`` lists the slots that acted this tick (sorted), ``cell`` and ``energy`` their
+        new values; ``alive`` is a flat ``[B * M]`` copy of the pool's alive mask (modified
+        here) in which ``idx`` are the only live slots.
         """
         b, m = ctx.n_worlds, self.max_animals
-        world = idx // m
-        dead = idx[energy[idx] < 0] if starve else idx[:0]
-        alive[dead] = False
+        if starve:
+            dies = energy < 0
+            dead, live = idx[dies], idx[~dies]
+            alive[dead] = False
+        else:
+            dead, live = idx[:0], idx
         self._counts["starved"] = np.bincount(dead // m, minlength=b).astype(np.float64)
-        live = idx[alive[idx]]
-        breeds = np.zeros(b * m, dtype=bool)
-        breeds[live[per_animal(ctx, live, m) < self.reproduce]] = True
-        parent, child = place_births(alive.reshape(b, m), breeds.reshape(b, m))
-        energy[parent] /= 2
-        energy[child] = energy[parent]
+        breeders = live[per_animal(ctx, live, m) < self.reproduce]
+        parent, child = births_into_free_slots(live, breeders, b, m)
+        all_energy = ctx[self.key("energy")].reshape(b * m).copy()
+        all_cell = ctx[self.key("cell")].reshape(b * m).copy()
+        all_energy[idx] = energy
+        all_cell[idx] = cell
+        all_energy[parent] /= 2
+        all_energy[child] = all_energy[parent]
         alive[child] = True
-        cell[child] = cell[parent]
+        all_cell[child] = all_cell[parent]
         births = np.bincount(parent // m, minlength=b).astype(np.float64)
         self._counts["births"] = births
-        self._counts["dropped_births"] = np.bincount(world, breeds[idx], minlength=b) - births
+        self._counts["dropped_births"] = np.bincount(breeders // m, minlength=b) - births
         for k in self._totals:
             self._totals[k] += self._counts[k]
         self.write(ctx, "alive", alive.reshape(b, m))
-        self.write(ctx, "energy", energy.reshape(b, m))
-        self.write(ctx, "cell", cell.reshape(b, m))
+        self.write(ctx, "energy", all_energy.reshape(b, m))
+        self.write(ctx, "cell", all_cell.reshape(b, m))
 
     def metrics_step(self, ctx: Context) -> dict[str, np.ndarray]:
         return dict(self._counts)
@@ -364,43 +477,44 @@ class Sheep(_Animals):
 
     def step(self, ctx: Context) -> None:
         b, m, grid = ctx.n_worlds, self.max_animals, self.grid
+        n_cells = grid.n_cells
         alive = (ctx[self.key("alive")] & ~self.read(ctx, "wolves.kills")).reshape(b * m)
-        energy = ctx[self.key("energy")].reshape(b * m).copy()
-        cell = ctx[self.key("cell")].reshape(b * m).copy()
         idx = np.flatnonzero(alive)
         world = idx // m
+        counts = np.bincount(world, minlength=b)
+        cell = ctx[self.key("cell")].reshape(b * m)[idx]
+        energy = ctx[self.key("energy")].reshape(b * m)[idx]
         # Move: to a neighbour without wolves, preferring grown grass; stay if wolves are all round.
         wolf_alive = self.read(ctx, "wolves.alive")
-        wolf_world, wolf_slot = np.nonzero(wolf_alive)
-        wolf_cell = self.read(ctx, "wolves.cell")[wolf_world, wolf_slot]
-        wolf_here = grid.occupied(wolf_world, wolf_cell, b)
-        grown = self.read(ctx, "grass.grown").reshape(b * grid.n_cells)
-        options = grid.table[cell[idx]]
-        where = world[:, None] * grid.n_cells + np.maximum(options, 0)
-        safe = grid.valid[cell[idx]] & ~wolf_here[where]
+        wolf = np.flatnonzero(wolf_alive)
+        wolf_patch = (wolf // wolf_alive.shape[1]) * n_cells + self.read(
+            ctx, "wolves.cell"
+        ).ravel()[wolf]
+        grown = self.read(ctx, "grass.grown").reshape(b * n_cells)
+        options = np.take(grid.table, cell, axis=0)
+        where = world[:, None] * n_cells + np.maximum(options, 0)
+        safe = np.take(grid.valid, cell, axis=0) & ~grid.present_at(wolf_patch, where, b)
         grassy = safe & grown[where]
-        preferred = np.where(grassy.any(axis=1, keepdims=True), grassy, safe)
-        cell[idx] = choose_cell(
-            preferred, options, cell[idx], per_animal(ctx, idx, m, options.shape[1])
-        )
-        grazed = np.zeros(b * grid.n_cells, dtype=bool)
+        preferred = np.where(row_any(grassy)[:, None], grassy, safe)
+        # The draws of the move, the grazing permission and the grazing order, in one go.
+        parts = [(counts, options.shape[1])] + ([(counts, 0), (counts, 0)] if self.grass else [])
+        draws = draws_in_a_row(ctx, parts)
+        cell = choose_cell(preferred, options, cell, draws[0])
+        eaten = idx[:0]
         if self.grass:
-            energy[idx] -= 1.0
+            energy -= 1.0
             # Graze: among the sheep allowed to graze on a grown patch, one drawn uniformly eats it.
-            patch = world * grid.n_cells + cell[idx]
-            allowed = grown[patch] & (
-                per_animal(ctx, idx, m) < self.read(ctx, "ranger.grazing_rate")[world]
-            )
+            patch = world * n_cells + cell
+            allowed = grown[patch] & (draws[1] < self.read(ctx, "ranger.grazing_rate")[world])
             eaters = np.flatnonzero(allowed)
-            _, rank, _, _ = ranks_within_groups(patch[eaters], per_animal(ctx, idx, m)[eaters])
-            winners = eaters[rank == 0]
-            energy[idx[winners]] += self.gain_from_food
-            grazed[patch[winners]] = True
-        self._counts["grazed"] = np.bincount(
-            np.flatnonzero(grazed) // grid.n_cells, minlength=b
-        ).astype(np.float64)
+            winners = eaters[grid.first_of_each(patch[eaters], draws[2][eaters], b)]
+            energy[winners] += self.gain_from_food
+            eaten = patch[winners]
+        grazed = np.zeros(b * n_cells, dtype=bool)
+        grazed[eaten] = True
+        self._counts["grazed"] = np.bincount(eaten // n_cells, minlength=b).astype(np.float64)
         self._starve_and_breed(ctx, idx, alive, cell, energy, starve=self.grass)
-        self.write(ctx, "grazed", grazed.reshape(b, grid.n_cells))
+        self.write(ctx, "grazed", grazed.reshape(b, n_cells))
 
 
 class Wolves(_Animals):
@@ -423,48 +537,51 @@ class Wolves(_Animals):
 
     def step(self, ctx: Context) -> None:
         b, m, grid = ctx.n_worlds, self.max_animals, self.grid
+        n_cells, m_sheep = grid.n_cells, self.max_sheep
         alive = ctx[self.key("alive")].reshape(b * m).copy()
-        energy = ctx[self.key("energy")].reshape(b * m).copy()
-        cell = ctx[self.key("cell")].reshape(b * m).copy()
         idx = np.flatnonzero(alive)
         cull = per_animal(ctx, idx, m) < self.read(ctx, "ranger.harvest_rate")[idx // m]
         alive[idx[cull]] = False
         culled = np.bincount(idx[cull] // m, minlength=b).astype(np.float64)
         idx = idx[~cull]
         world = idx // m
+        cell = ctx[self.key("cell")].reshape(b * m)[idx]
+        energy = ctx[self.key("energy")].reshape(b * m)[idx]
         # Move: to a neighbour holding sheep if there is one, else to any neighbour.
-        sheep_alive = self.read(ctx, "sheep.alive")
-        sheep_world, sheep_slot = np.nonzero(sheep_alive)
-        sheep_patch = (
-            sheep_world * grid.n_cells + self.read(ctx, "sheep.cell")[sheep_world, sheep_slot]
+        sheep = np.flatnonzero(self.read(ctx, "sheep.alive"))
+        sheep_world = sheep // m_sheep
+        sheep_patch = sheep_world * n_cells + self.read(ctx, "sheep.cell").ravel()[sheep]
+        options = np.take(grid.table, cell, axis=0)
+        valid = np.take(grid.valid, cell, axis=0)
+        where = world[:, None] * n_cells + np.maximum(options, 0)
+        with_sheep = valid & grid.present_at(sheep_patch, where, b)
+        preferred = np.where(row_any(with_sheep)[:, None], with_sheep, valid)
+        # The draws of the move, the wolves' order and the sheep's order, in one go.
+        counts = np.bincount(world, minlength=b)
+        sheep_counts = np.bincount(sheep_world, minlength=b)
+        move, wolf_order, sheep_order = draws_in_a_row(
+            ctx, [(counts, options.shape[1]), (counts, 0), (sheep_counts, 0)]
         )
-        sheep_count = np.bincount(sheep_patch, minlength=b * grid.n_cells)
-        options = grid.table[cell[idx]]
-        valid = grid.valid[cell[idx]]
-        with_sheep = valid & (
-            sheep_count[world[:, None] * grid.n_cells + np.maximum(options, 0)] > 0
-        )
-        preferred = np.where(with_sheep.any(axis=1, keepdims=True), with_sheep, valid)
-        cell[idx] = choose_cell(
-            preferred, options, cell[idx], per_animal(ctx, idx, m, options.shape[1])
-        )
-        energy[idx] -= 1.0
+        cell = choose_cell(preferred, options, cell, move)
+        energy -= 1.0
         # Eat: k wolves, n sheep in a cell -> min(k, n) wolves and as many sheep, drawn uniformly.
-        patch = world * grid.n_cells + cell[idx]
-        _, wolf_rank, _, _ = ranks_within_groups(patch, per_animal(ctx, idx, m))
-        eats = wolf_rank < sheep_count[patch]
-        energy[idx[eats]] += self.gain_from_food
-        hunters = np.bincount(patch[eats], minlength=b * grid.n_cells)
-        sheep_draws = per_animal(ctx, sheep_world * self.max_sheep + sheep_slot, self.max_sheep)
-        _, sheep_rank, _, _ = ranks_within_groups(sheep_patch, sheep_draws)
-        killed = sheep_rank < hunters[sheep_patch]
-        kills = np.zeros((b, self.max_sheep), dtype=bool)
-        kills[sheep_world[killed], sheep_slot[killed]] = True
+        patch = world * n_cells + cell
+        sheep_there = grid.count_at(sheep_patch, patch, b)
+        hunting = np.flatnonzero(sheep_there)
+        rank = group_ranks(patch[hunting], wolf_order[hunting], b * n_cells)
+        eats = hunting[rank < sheep_there[hunting]]
+        energy[eats] += self.gain_from_food
+        hunters = grid.count_at(patch[eats], sheep_patch, b)
+        hunted = np.flatnonzero(hunters)
+        sheep_rank = group_ranks(sheep_patch[hunted], sheep_order[hunted], b * n_cells)
+        killed = hunted[sheep_rank < hunters[hunted]]
+        kills = np.zeros(b * m_sheep, dtype=bool)
+        kills[sheep[killed]] = True
         self._starve_and_breed(ctx, idx, alive, cell, energy, starve=True)
         self._total_culled += culled
-        self.write(ctx, "kills", kills)
+        self.write(ctx, "kills", kills.reshape(b, m_sheep))
         self.write(ctx, "culled", culled)
-        self.write(ctx, "eaten", kills.sum(axis=1).astype(np.float64))
+        self.write(ctx, "eaten", np.bincount(sheep_world[killed], minlength=b).astype(np.float64))
 
     def metrics_step(self, ctx: Context) -> dict[str, np.ndarray]:
         return {
@@ -506,12 +623,17 @@ class Grass(Stream):
             return
         grazed = self.read(ctx, "sheep.grazed")
         grown = ctx[self.key("grown")]
-        countdown = np.where(grown, 0, ctx[self.key("countdown")] - 1)
-        regrow = ~grown & (countdown <= 0)
-        self._regrown = regrow.sum(axis=1).astype(np.float64)
+        countdown = ctx[self.key("countdown")]
+        eaten = ~grown
+        regrow = (countdown <= 1) & eaten  # eaten patches whose countdown runs out now
+        self._regrown = np.count_nonzero(regrow, axis=1).astype(np.float64)
+        countdown = countdown - 1
+        np.maximum(countdown, 0, out=countdown)
+        np.multiply(countdown, eaten, out=countdown)  # 0 where grown
+        np.copyto(countdown, self.regrowth_time, where=grazed)
         grown = (grown | regrow) & ~grazed
         self.write(ctx, "grown", grown)
-        self.write(ctx, "countdown", np.where(grazed, self.regrowth_time, np.maximum(countdown, 0)))
+        self.write(ctx, "countdown", countdown)
 
     def metrics_step(self, ctx: Context) -> dict[str, np.ndarray]:
         return {"regrown": self._regrown}
@@ -529,6 +651,11 @@ class Census(Stream):
         "grass.grown",
     )
     writes = ("sheep", "wolves", "grass", "sheep_energy", "wolf_energy", "extinctions")
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        # Per species, an energy table kept between ticks and the slots written in it.
+        self._tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def reset(self, ctx: Context) -> None:
         self._count(ctx)
@@ -550,15 +677,32 @@ class Census(Stream):
 
     def _count(self, ctx: Context) -> None:
         sheep = self.read(ctx, "sheep.alive") & ~self.read(ctx, "wolves.kills")
-        wolves = self.read(ctx, "wolves.alive")
-        n_sheep, n_wolves = sheep.sum(axis=1), wolves.sum(axis=1)
-        sheep_energy = np.where(sheep, self.read(ctx, "sheep.energy"), 0.0).sum(axis=1)
-        wolf_energy = np.where(wolves, self.read(ctx, "wolves.energy"), 0.0).sum(axis=1)
+        n_sheep, sheep_energy = self._census("sheep", sheep, self.read(ctx, "sheep.energy"))
+        n_wolves, wolf_energy = self._census(
+            "wolves", self.read(ctx, "wolves.alive"), self.read(ctx, "wolves.energy")
+        )
+        grass = np.count_nonzero(self.read(ctx, "grass.grown"), axis=1)
         self.write(ctx, "sheep", n_sheep.astype(np.float64))
         self.write(ctx, "wolves", n_wolves.astype(np.float64))
-        self.write(ctx, "grass", self.read(ctx, "grass.grown").sum(axis=1).astype(np.float64))
+        self.write(ctx, "grass", grass.astype(np.float64))
         self.write(ctx, "sheep_energy", sheep_energy / np.maximum(n_sheep, 1))
         self.write(ctx, "wolf_energy", wolf_energy / np.maximum(n_wolves, 1))
+
+    def _census(
+        self, species: str, alive: np.ndarray, energy: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per world, the live animals and ``np.where(alive, energy, 0.0).sum(axis=1)``: the
+        same sums, of a table kept between ticks in which only the live slots are written."""
+        b, m = alive.shape
+        table, written = self._tables.get(species, (None, None))
+        if table is None or written is None or table.shape != energy.shape:
+            table, written = np.zeros(energy.shape), np.zeros(0, dtype=np.intp)
+        flat = table.reshape(-1)
+        flat[written] = 0.0
+        live = np.flatnonzero(alive)
+        flat[live] = energy.reshape(-1)[live]
+        self._tables[species] = (table, live)
+        return np.bincount(live // m, minlength=b), table.sum(axis=1)
 
     def metrics_step(self, ctx: Context) -> dict[str, np.ndarray]:
         return {k: ctx[self.key(k)] for k in ("sheep", "wolves", "grass")}
