@@ -114,6 +114,21 @@ class BatchedRolloutProblem(NEProblem):
             num_actors=num_actors,
         )
 
+    def _template(self) -> nn.Module:
+        """One policy module whose parameters ``torch.func`` replaces, built once."""
+        if getattr(self, "_module", None) is None:
+            self._module = self.make_policy()
+        return self._module
+
+    def evaluate(self, x: Any) -> None:
+        """EvoTorch's ``evaluate`` under a forked torch generator. EvoTorch samples its
+        populations from torch's global generator; evaluation (building networks here, the
+        actors' seeds with ``num_actors``) must not draw from it, or serial runs and runs with
+        Ray actors would sample different populations. Fitness depends only on the episode
+        seeds."""
+        with torch.random.fork_rng():
+            super().evaluate(x)
+
     def make_policy(self) -> nn.Module:
         """A new policy module of the evolved role (the network EvoTorch parameterises)."""
         return MLPPolicy(self.observation_space, self.action_space, **self.policy_kwargs)
@@ -133,7 +148,7 @@ class BatchedRolloutProblem(NEProblem):
         P, E = values.shape[0], self.episodes
         venv = self._venv(P * E)
         seeds = [s for _ in range(P) for s in self.episode_seeds]
-        module = self.make_policy()
+        module = self._template()
         stacked = _stack_parameters(module, values)
 
         def act(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -170,6 +185,7 @@ class BatchedRolloutProblem(NEProblem):
         state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
         state = dict(state)
         state["_worlds"] = {}  # rebuilt on demand
+        state["_module"] = None
         return state
 
 
@@ -237,6 +253,7 @@ def make_searcher(problem: BatchedRolloutProblem, algo: str, popsize: int, **kwa
     if algo == "CEM":
         kwargs.setdefault("parenthood_ratio", 0.25)
         return algorithms.CEM(problem, popsize=popsize, stdev_init=stdev, **kwargs)
+    kwargs.setdefault("re_evaluate", False)  # fitness on fixed seeds is deterministic
     return algorithms.GeneticAlgorithm(
         problem,
         popsize=popsize,
@@ -308,6 +325,7 @@ def train_evo(
         with open(run_dir / "checkpoint.pkl", "rb") as f:
             state = pickle.load(f)
         searcher, rows, fame = state["searcher"], state["log"], state["hall_of_fame"]
+        algo = json.loads((run_dir / "args.json").read_text())["algo"]  # the run's own
         torch.set_rng_state(state["torch_rng"])
     else:
         torch.manual_seed(seed)
@@ -338,7 +356,9 @@ def train_evo(
         fame.append((float(evals[k, 0]), pop.values[k].detach().clone()))
         best_first = problem.objectives[0][1] == "max"
         fame = sorted(fame, key=lambda f: f[0], reverse=best_first)[:hall_of_fame]
-        row = {"generation": gen, "evaluations": gen * len(pop)}
+        # evaluated candidates: a population per generation; the GA also its first parents
+        evaluated = len(pop) * (gen + 1 if algo == "GA" else gen)
+        row = {"generation": gen, "evaluations": evaluated}
         for j, (name, _) in enumerate(problem.objectives):
             row[f"{name}_mean"] = float(evals[:, j].mean())
             row[f"{name}_best"] = float(

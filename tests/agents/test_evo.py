@@ -73,3 +73,10 @@ def test_bad_objectives_are_refused_with_the_valid_ones():
     problem = BatchedRolloutProblem("heas_envs/Enterprise-v0", "firm", env_params=SHORT)
     with pytest.raises(ValueError, match="parameter vectors have length 1, the policy"):
         problem.evaluate_parameters(torch.zeros(1, 1))
+
+
+def test_two_ray_actors_give_the_serial_search(tmp_path):
+    kw = dict(generations=3, popsize=8, seed=0, env_params=SHORT, run_root=tmp_path)
+    serial = train_evo("heas_envs/Enterprise-v0", "firm", **kw)
+    actors = train_evo("heas_envs/Enterprise-v0", "firm", num_actors=2, **kw)
+    assert torch.equal(serial.best, actors.best) and serial.log.equals(actors.log)
