@@ -798,49 +798,19 @@ def _compare(serial: Any, ray_run: Any) -> list[Any]:
     return [same_best, same_log, diverge[0] if diverge else "none"]
 
 
-@contextlib.contextmanager
-def off_the_global_rng(*methods: str) -> Iterator[None]:
-    """Diagnosis only (this process, this block): run the ``BatchedRolloutProblem`` methods
-    ``methods`` under ``torch.random.fork_rng()``, so that they leave torch's global generator
-    as they found it."""
-    originals = {name: getattr(BatchedRolloutProblem, name) for name in methods}
-
-    def forked(original: Callable[..., Any]) -> Callable[..., Any]:
-        def method(self: BatchedRolloutProblem, *args: Any, **kwargs: Any) -> Any:
-            with torch.random.fork_rng():
-                return original(self, *args, **kwargs)
-
-        return method
-
-    for name, original in originals.items():
-        setattr(BatchedRolloutProblem, name, forked(original))
-    try:
-        yield
-    finally:
-        for name, original in originals.items():
-            setattr(BatchedRolloutProblem, name, original)
-
-
 def section_ray(budget: Budget, out: Path) -> None:
     """``train_evo`` with two Ray actors against the serial run of the same seed."""
     emit("## 5. Ray: train_evo with num_actors=2 vs serial (same seed)\n")
     gens, pop = budget.ray
     progress(f"ray: SNES {gens} x {pop} on the enterprise, serial and with 2 Ray actors")
     serial, ray_run = _evo_pair(gens, pop, out)
-    rows = [["as shipped", *_compare(serial, ray_run)]]
+    rows = [["train_evo", *_compare(serial, ray_run)]]
     probe = BatchedRolloutProblem(ENTERPRISE, "firm")
+    batch = probe.generate_batch(2)
     state = torch.get_rng_state()
     with stdout_to_stderr():
-        probe.evaluate_parameters(torch.zeros(2, probe.solution_length))
+        probe.evaluate(batch)
     consumes = not torch.equal(state, torch.get_rng_state())
-    diagnoses = [
-        ("make_policy under fork_rng", ("make_policy",)),
-        ("make_policy and _parallelize under fork_rng", ("make_policy", "_parallelize")),
-    ]
-    for label, methods in diagnoses:
-        progress(f"ray: again with {label} (diagnosis)")
-        with off_the_global_rng(*methods):
-            rows.append([f"{label} (diagnosis)", *_compare(*_evo_pair(gens, pop, out))])
     with contextlib.suppress(Exception):
         import ray
 
@@ -857,7 +827,7 @@ def section_ray(budget: Budget, out: Path) -> None:
         )
     )
     col = [c for c in serial.log.columns if c.endswith("_mean")][0]
-    emit(f"\nLog `{col}` per generation (as shipped):\n")
+    emit(f"\nLog `{col}` per generation:\n")
     emit(
         markdown_table(
             ["generation", "serial", "2 Ray actors"],
@@ -868,15 +838,10 @@ def section_ray(budget: Budget, out: Path) -> None:
         )
     )
     emit(
-        "\nWhy (the evaluations themselves agree: generation 1 is identical): EvoTorch's SNES "
-        "samples every population from torch's global generator (the problem has no generator "
-        "of its own), and two things draw from that generator in one mode only. In the serial "
-        "run, `BatchedRolloutProblem.evaluate_parameters` builds a fresh MLPPolicy on every "
-        "call, whose orthogonal initialisation draws from it (consumes the global generator: "
-        f"{consumes}); in the Ray run, EvoTorch's `Problem._parallelize` draws the actors' "
-        "base seed from it when it creates the actors at the first evaluation. The diagnosis "
-        "rows wrap those methods in `torch.random.fork_rng()` (a runtime patch in this script "
-        "only; agents/ is unchanged).\n"
+        "\nEvoTorch's SNES samples every population from torch's global generator; the "
+        "problem's `evaluate` runs under `torch.random.fork_rng()`, so evaluating (building the "
+        "policy template, creating the Ray actors and their seeds) leaves that generator as it "
+        f"was (an evaluation changed it here: {consumes}).\n"
     )
 
 
