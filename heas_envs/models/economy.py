@@ -254,22 +254,55 @@ class Layout:
 def gini(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Gini coefficient of the non-negative ``values [B, N]`` where ``mask`` (0 if none or 0).
 
-    Every world sorts all its ``N`` slots (absent ones as 0), not just as many as the fullest
-    world has alive: the sums then run over the same entries whatever the other worlds hold,
-    so a world's figure is bit-identical in any batch.
+    Every world sums over all its ``N`` slots sorted (absent ones as 0), not just as many as
+    the fullest world has alive: the sums then run over the same entries whatever the other
+    worlds hold, so a world's figure is bit-identical in any batch. (Only the live entries,
+    padded with absent ones to the fullest world, need sorting: the other absent ones are
+    zeros, which sort first.)
     """
     valid = np.asarray(mask, dtype=bool)
     x = np.where(valid, np.maximum(values, 0.0), 0.0)
-    k = x.shape[1]
-    n = valid.sum(axis=1)
+    b, k = x.shape
+    live = live_index(valid)
+    n = live.counts
     total = x.sum(axis=1)
-    x.sort(axis=1)  # padding entries are 0 and sort first, with the live zeros
+    width = live.slots.shape[1]
+    head = np.sort(live.take_padded(x).reshape(b, width), axis=1)
+    x = np.zeros((b, k))
+    x[:, k - width :] = head  # padding entries are 0 and sort first, with the live zeros
     rank = np.arange(1, k + 1) - (k - n)[:, None]  # ranks among the live
     weighted = (rank * x).sum(axis=1)
     ok = (n > 0) & (total > TINY)
     safe_n, safe_total = np.maximum(n, 1), np.where(ok, total, 1.0)
     g = 2.0 * weighted / (safe_n * safe_total) - (safe_n + 1.0) / safe_n
     return np.where(ok, np.clip(g, 0.0, 1.0), 0.0)
+
+
+def sum_goods(x: np.ndarray) -> np.ndarray:
+    """``x.sum(axis=-1)`` bit for bit, one column at a time (fast for a short last axis).
+
+    NumPy sums a contiguous last axis pairwise: sequentially from 0 below 8 entries, in 8
+    interleaved partial sums up to 128; this adds the same entries in the same order without
+    a reduction call per row. Longer axes are left to NumPy.
+    """
+    n = x.shape[-1]
+    if n > 128:
+        return x.sum(axis=-1)
+    cols = [x[..., j] for j in range(n)]
+    if n < 8:
+        out = cols[0] + 0.0
+        for col in cols[1:]:
+            out = out + col
+        return out
+    part = cols[:8]
+    i = 8
+    while i < n - n % 8:
+        part = [part[j] + cols[i + j] for j in range(8)]
+        i += 8
+    out = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]))
+    for col in cols[i:]:
+        out = out + col
+    return out + 0.0
 
 
 def gather_live(alive: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -304,6 +337,141 @@ def live_width_groups(
     return groups
 
 
+#: A chunk pads its worlds to its widest one while that costs at most twice the attention
+#: entries (``width ** 2`` per world) of the worlds themselves, plus this many.
+_PADDING_SLACK = 1 << 16
+
+
+@dataclass(frozen=True)
+class LiveChunk:
+    """Worlds of a batch gathered at one padded width, sorted by their live count.
+
+    The reductions over the live citizens (attention, market clearing) run group by group on
+    views ``[start:end, :width]`` of the chunk's arrays, so each world's sums see exactly the
+    entries, in the order, that they see in a batch of that world alone; everything else runs
+    on the whole chunk at once.
+
+    Attributes:
+        worlds: Batch indices of the worlds ``[W]``, by ascending live count.
+        slots: Their live slots first, then their first dead slots ``[W, k]``.
+        valid: Whether each entry is a live slot ``[W, k]``.
+        groups: ``(start, end, width)``: the rows of the worlds of one live count, and that
+            count (at least 1, as :func:`live_width_groups` pads an empty world to 1).
+        flat: ``worlds * N + slots`` ``[W, k]``: the entries' rows in a ``[B * N, ...]`` view.
+    """
+
+    worlds: np.ndarray
+    slots: np.ndarray
+    valid: np.ndarray
+    groups: tuple[tuple[int, int, int], ...]
+    flat: np.ndarray
+
+    def take(self, values: np.ndarray) -> np.ndarray:
+        """The chunk's entries ``[W, k, ...]`` of per-slot ``values [B, N, ...]``."""
+        return np.take(values.reshape(-1, *values.shape[2:]), self.flat, axis=0)
+
+
+class LiveIndex:
+    """The live citizens of every world of a batch, computed once per population state.
+
+    Attributes:
+        rows, slots, valid: :func:`gather_live` of the batch.
+        counts: Live citizens per world ``[B]``.
+        flat: The live slots as rows of a ``[B * N, ...]`` view, world by world in slot order
+            (the order of ``np.nonzero``) ``[L]``; ``world`` and ``slot`` split them.
+        chunks: The worlds by live count, as :class:`LiveChunk` s.
+    """
+
+    def __init__(self, alive: np.ndarray) -> None:
+        alive = np.asarray(alive, dtype=bool)
+        b, n = alive.shape
+        self.counts = alive.sum(axis=1)
+        k = max(1, int(self.counts.max()))
+        self.slots = np.argsort(~alive, axis=1, kind="stable")[:, :k]
+        self.rows = np.arange(b)[:, None]
+        self.valid = alive[self.rows, self.slots]
+        self.padded = (self.rows * n + self.slots).reshape(-1)  # rows of gather_live, flat
+        self.flat = np.flatnonzero(alive)
+        self.world, self.slot = np.divmod(self.flat, n)
+        order = np.argsort(self.counts, kind="stable")
+        counts, starts = np.unique(self.counts[order], return_index=True)
+        ends = [*starts[1:].tolist(), len(order)]
+        chunks: list[list[tuple[int, int, int]]] = []
+        rows = cost = 0
+        for count, start, end in zip(counts.tolist(), starts.tolist(), ends, strict=True):
+            width, m = max(1, count), end - start
+            if chunks and (rows + m) * width**2 > 2 * (cost + m * width**2) + _PADDING_SLACK:
+                chunks.append([])
+                rows = cost = 0
+            if not chunks:
+                chunks.append([])
+            chunks[-1].append((start, end, width))
+            rows, cost = rows + m, cost + m * width**2
+        self.chunks = []
+        for groups in chunks:
+            first, last = groups[0][0], groups[-1][1]
+            worlds, width = order[first:last], groups[-1][2]
+            slots = self.slots[worlds, :width]
+            self.chunks.append(
+                LiveChunk(
+                    worlds,
+                    slots,
+                    self.valid[worlds, :width],
+                    tuple((s - first, e - first, w) for s, e, w in groups),
+                    worlds[:, None] * n + slots,
+                )
+            )
+
+    def take(self, values: np.ndarray) -> np.ndarray:
+        """The live slots' entries ``[L, ...]`` of per-slot ``values [B, N, ...]``."""
+        return np.take(values.reshape(-1, *values.shape[2:]), self.flat, axis=0)
+
+    def take_padded(self, values: np.ndarray) -> np.ndarray:
+        """The entries ``[B * k, ...]`` of per-slot ``values [B, N, ...]`` at ``rows, slots``."""
+        return np.take(values.reshape(-1, *values.shape[2:]), self.padded, axis=0)
+
+    def put(self, out: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Write ``values [L, ...]`` into the live slots of ``out [B, N, ...]`` (C-contiguous)."""
+        out.reshape(-1, *out.shape[2:])[self.flat] = values
+        return out
+
+    def sum_by_world(self, values: np.ndarray) -> np.ndarray:
+        """Per world, the sum of ``values [L, G]`` of its live slots ``[B, G]``.
+
+        Bit for bit the sum over axis 1 of the ``[B, N, G]`` array holding ``values`` in the
+        live slots and +0.0 elsewhere: for ``G >= 2`` NumPy adds the slots one after another
+        from 0, and adding +0.0 to such a running sum changes nothing.
+        """
+        b = len(self.counts)
+        out = np.empty((b, values.shape[1]))
+        for g in range(values.shape[1]):
+            out[:, g] = np.bincount(self.world, weights=values[:, g], minlength=b)
+        return out
+
+
+_LIVE_INDEX_CACHE: list[tuple[np.ndarray, np.ndarray, LiveIndex]] = []
+
+
+def live_index(alive: np.ndarray) -> LiveIndex:
+    """The :class:`LiveIndex` of ``alive [B, N]``, shared by the streams that read one state.
+
+    The broadcast, social, trade and observation steps of a tick all read the same alive
+    mask; the index of the last few masks is kept (keyed by their contents, the very same
+    array checked first), so it is built once per population state.
+    """
+    alive = np.asarray(alive, dtype=bool)
+    for seen, key, index in _LIVE_INDEX_CACHE:
+        if seen is alive and np.array_equal(key, alive):
+            return index
+    for _, key, index in _LIVE_INDEX_CACHE:
+        if key.shape == alive.shape and np.array_equal(key, alive):
+            return index
+    index = LiveIndex(alive)
+    _LIVE_INDEX_CACHE.insert(0, (alive, alive.copy(), index))
+    del _LIVE_INDEX_CACHE[4:]
+    return index
+
+
 def season_factor(phase: np.ndarray, n_goods: int, amplitude: float) -> np.ndarray:
     """The seasonal yield factor of each good, ``[..., G]``, at season phase ``phase`` (radians)."""
     offsets = 2.0 * np.pi * np.arange(n_goods) / n_goods
@@ -336,34 +504,38 @@ class Citizens(AgentGroup):
         self.cfg = config
         self.layout = Layout.of(config.n_goods, config.signal_dim)
         self.observation_space, self.action_space = citizen_spaces(config)
+        self._idle: np.ndarray | None = None
 
     # -- shared by the four groups ----------------------------------------------------------
     def observe(self, ctx: Context) -> np.ndarray:
         cfg, lay = self.cfg, self.layout
         alive = self.read(ctx, "demography.alive")
-        rows, slots, valid = gather_live(alive)  # fill the live rows only
-        b, k = slots.shape
-        obs = np.zeros((b, k, lay.obs_dim), dtype=np.float32)
+        live = live_index(alive)  # the rows of gather_live (the live, padded), flat
+        b, k = live.slots.shape
+        take = live.take_padded
+        world = np.repeat(np.arange(b), k)
+        obs = np.zeros((b * k, lay.obs_dim), dtype=np.float32)
         if cfg.decision == "layer":
-            obs[:, :, self.phase] = 1.0
-        holdings = self.read(ctx, self.holdings_key)[rows, slots]
-        obs[:, :, lay.holdings] = np.minimum(holdings, HOLDINGS_CLIP)
-        obs[:, :, lay.weights] = self.read(ctx, "demography.weights")[rows, slots]
-        age = self.read(ctx, "demography.age")[rows, slots]
-        obs[:, :, lay.age] = np.minimum(age / cfg.max_age, 1.0)
-        hunger = self.read(ctx, "demography.hunger")[rows, slots]
-        obs[:, :, lay.hunger] = np.minimum(hunger / cfg.starvation_ticks, 1.0)
-        job = self.read(ctx, "production.job")[rows, slots]
-        obs[:, :, lay.last_job] = job[..., None] == np.arange(cfg.n_goods)
+            obs[:, self.phase] = 1.0
+        obs[:, lay.holdings] = np.minimum(take(self.read(ctx, self.holdings_key)), HOLDINGS_CLIP)
+        obs[:, lay.weights] = take(self.read(ctx, "demography.weights"))
+        obs[:, lay.age] = np.minimum(take(self.read(ctx, "demography.age")) / cfg.max_age, 1.0)
+        hunger = take(self.read(ctx, "demography.hunger"))
+        obs[:, lay.hunger] = np.minimum(hunger / cfg.starvation_ticks, 1.0)
+        job = take(self.read(ctx, "production.job"))
+        working = np.flatnonzero(job >= 0)
+        obs[working, lay.last_job.start + job[working]] = 1.0
         angle = 2.0 * np.pi * ctx.tick / cfg.season_length
-        obs[:, :, lay.season] = (np.sin(angle), np.cos(angle))
-        obs[:, :, lay.rate] = np.clip(self.read(ctx, "production.rate"), 0.0, RATIO_CLIP)[:, None]
-        obs[:, :, lay.prices] = np.clip(self.read(ctx, "trade.prices"), 0.0, RATIO_CLIP)[:, None]
-        obs[:, :, lay.social] = np.clip(self.read(ctx, "social.signal")[rows, slots], -1.0, 1.0)
-        obs[:, :, lay.population] = (alive.sum(axis=1) / cfg.max_population)[:, None]
-        out = np.zeros((b, self.n_agents, lay.obs_dim), dtype=np.float32)
-        out[rows, slots] = obs * valid[..., None]
-        return out
+        obs[:, lay.season.start] = np.sin(angle)
+        obs[:, lay.season.start + 1] = np.cos(angle)
+        obs[:, lay.rate] = np.clip(self.read(ctx, "production.rate"), 0.0, RATIO_CLIP)[world]
+        obs[:, lay.prices] = np.clip(self.read(ctx, "trade.prices"), 0.0, RATIO_CLIP)[world]
+        obs[:, lay.social] = np.clip(take(self.read(ctx, "social.signal")), -1.0, 1.0)
+        obs[:, lay.population] = (live.counts / cfg.max_population)[world]
+        obs *= live.valid.reshape(-1, 1)  # the padding rows: 0 (-0.0 where negative)
+        out = np.zeros((b * self.n_agents, lay.obs_dim), dtype=np.float32)
+        out[live.padded] = obs
+        return out.reshape(b, self.n_agents, lay.obs_dim)
 
     def reward(self, ctx: Context) -> np.ndarray:
         """Only the consumption group pays (see :class:`Consumers`)."""
@@ -373,29 +545,76 @@ class Citizens(AgentGroup):
         return self.read(ctx, "demography.alive")
 
     def heuristic(self, obs: np.ndarray) -> np.ndarray:
-        """The full action (every sub-step's slice) from observations ``[..., N, obs_dim]``."""
-        cfg, lay = self.cfg, self.layout
-        obs = np.asarray(obs, dtype=np.float64)
-        weights = obs[..., lay.weights]
-        act = np.zeros((*obs.shape[:-1], lay.action_dim))
-        k = min(cfg.n_goods, cfg.signal_dim)
-        act[..., lay.signal.start : lay.signal.start + k] = 2.0 * weights[..., :k] - 1.0
-        act[..., lay.query] = act[..., lay.signal]
-        act[..., lay.focus] = 0.5
-        angle = np.arctan2(obs[..., lay.season.start], obs[..., lay.season.start + 1])
-        season = season_factor(angle, cfg.n_goods, cfg.season_amplitude)
-        score = weights * np.maximum(obs[..., lay.prices], TINY) * season
-        best = np.argmax(score, axis=-1)
-        act[..., lay.job] = best[..., None] == np.arange(cfg.n_goods)
-        act[..., lay.effort] = HEURISTIC_EFFORT
-        act[..., lay.preference] = weights
-        act[..., lay.willingness] = 1.0
-        act[..., lay.consumption] = HEURISTIC_CONSUMPTION
-        low, high = self.action_space.low, self.action_space.high
-        return np.clip(act, low, high).astype(np.float32)
+        """The full action (every sub-step's slice) from observations ``[..., N, obs_dim]``.
 
-    def _slice(self, actions: np.ndarray, part: slice | int) -> np.ndarray:
-        return np.asarray(actions, dtype=np.float64)[..., part]
+        Rows whose utility weights are all zero and whose prices are finite (the dead and
+        unborn slots) all get the same action, whatever their season; the others are
+        computed row by row, each exactly as it would be alone.
+        """
+        lay = self.layout
+        obs = np.asarray(obs)
+        if obs.dtype != np.float32 and obs.dtype != np.float64:
+            obs = obs.astype(np.float64)
+        flat = obs.reshape(-1, obs.shape[-1])
+        act = np.repeat(self._idle_action()[None], flat.shape[0], axis=0)
+        weights, prices = (
+            range(lay.weights.start, lay.weights.stop),
+            range(lay.prices.start, lay.prices.stop),
+        )
+        busy = flat[:, weights[0]] != 0.0  # column by column: rows are short
+        for j in weights[1:]:
+            busy |= flat[:, j] != 0.0
+        finite = np.isfinite(flat[:, prices[0]])
+        for j in prices[1:]:
+            finite &= np.isfinite(flat[:, j])
+        busy |= ~finite
+        rows = np.flatnonzero(busy)
+        if len(rows):
+            act[rows] = self._heuristic_rows(flat[rows].astype(np.float64))
+        return act.reshape(*obs.shape[:-1], lay.action_dim)
+
+    def _heuristic_rows(self, obs: np.ndarray) -> np.ndarray:
+        """The heuristic of observation rows ``[R, obs_dim]`` (float64), ``[R, action_dim]``.
+
+        Each slice is clipped to its bounds in float64 and then rounded to float32, as
+        clipping the whole action to the action space and casting it would.
+        """
+        cfg, lay = self.cfg, self.layout
+        act = np.empty((lay.action_dim, obs.shape[0]), dtype=np.float32)  # component-major
+        weights = np.ascontiguousarray(obs[:, lay.weights].T)  # [G, R]
+        k = min(cfg.n_goods, cfg.signal_dim)
+        signal = np.zeros((cfg.signal_dim, obs.shape[0]))
+        signal[:k] = 2.0 * weights[:k] - 1.0
+        signal = np.clip(signal, -1.0, 1.0)
+        act[lay.signal] = signal
+        act[lay.query] = signal
+        act[lay.focus] = 0.5
+        angle = np.arctan2(obs[:, lay.season.start], obs[:, lay.season.start + 1])
+        if (angle.view(np.int64) == angle[:1].view(np.int64)).all():  # one season (an env's)
+            season = season_factor(angle[:1], cfg.n_goods, cfg.season_amplitude).T
+        else:
+            season = season_factor(angle, cfg.n_goods, cfg.season_amplitude).T
+        prices = np.ascontiguousarray(obs[:, lay.prices].T)
+        score = weights * np.maximum(prices, TINY) * season  # [G, R]
+        best = np.argmax(score, axis=0)
+        act[lay.job] = best == np.arange(cfg.n_goods)[:, None]
+        act[lay.effort] = HEURISTIC_EFFORT
+        # clipping to the space's array bounds maps -0.0 to 0.0, a clip to scalars does not
+        act[lay.preference] = np.where(weights == 0.0, 0.0, np.clip(weights, 0.0, 1.0))
+        act[lay.willingness] = 1.0
+        act[lay.consumption] = HEURISTIC_CONSUMPTION
+        return act.T
+
+    def _idle_action(self) -> np.ndarray:
+        """The heuristic's action for an all-zero observation row (that of a dead slot)."""
+        if self._idle is None:
+            self._idle = self._heuristic_rows(np.zeros((1, self.layout.obs_dim)))[0]
+        return self._idle
+
+    @staticmethod
+    def _live_actions(actions: np.ndarray, live: LiveIndex) -> np.ndarray:
+        """The actions of the live slots, ``[L, action_dim]`` float64, in ``live`` order."""
+        return np.asarray(live.take(np.asarray(actions)), dtype=np.float64)
 
 
 def citizen_spaces(config: EconomyConfig) -> tuple[spaces.Box, spaces.Box]:
@@ -433,17 +652,16 @@ class Broadcasters(Citizens):
         self.write(ctx, "focus", np.zeros((b, n)))
 
     def apply(self, actions: np.ndarray, ctx: Context) -> None:
-        alive = self.read(ctx, "demography.alive")
+        b, n, d = ctx.n_worlds, self.n_agents, self.cfg.signal_dim
+        live = live_index(self.read(ctx, "demography.alive"))
+        acts = self._live_actions(actions, live)  # the dead slots' signals stay 0
         lay = self.layout
-        live = alive[..., None]
-        self.write(
-            ctx, "signal", np.where(live, np.clip(self._slice(actions, lay.signal), -1, 1), 0.0)
-        )
-        self.write(
-            ctx, "query", np.where(live, np.clip(self._slice(actions, lay.query), -1, 1), 0.0)
-        )
-        focus = np.clip(self._slice(actions, lay.focus), 0.0, 1.0) * MAX_FOCUS
-        self.write(ctx, "focus", np.where(alive, focus, 0.0))
+        signal = live.put(np.zeros((b, n, d)), np.clip(acts[:, lay.signal], -1, 1))
+        query = live.put(np.zeros((b, n, d)), np.clip(acts[:, lay.query], -1, 1))
+        focus = live.put(np.zeros((b, n)), np.clip(acts[:, lay.focus], 0.0, 1.0) * MAX_FOCUS)
+        self.write(ctx, "signal", signal)
+        self.write(ctx, "query", query)
+        self.write(ctx, "focus", focus)
 
 
 class SocialObservation(Stream):
@@ -459,38 +677,70 @@ class SocialObservation(Stream):
     def reset(self, ctx: Context) -> None:
         b, n = ctx.n_worlds, self.cfg.max_population
         self.write(ctx, "signal", np.zeros((b, n, self.cfg.signal_dim)))
-        self._entropy = np.zeros(b)
+        self._entropy: np.ndarray | None = np.zeros(b)
+        self._attention: list[tuple] = []
 
     def step(self, ctx: Context) -> None:
         alive = self.read(ctx, "demography.alive")
-        out = np.zeros((ctx.n_worlds, self.cfg.max_population, self.cfg.signal_dim))
-        self._entropy = np.zeros(ctx.n_worlds)
-        for rows, slots, valid in live_width_groups(alive):
-            signal = self.read(ctx, "broadcast.signal")[rows, slots]  # [W, K, D]
-            query = self.read(ctx, "broadcast.query")[rows, slots]
-            focus = self.read(ctx, "broadcast.focus")[rows, slots]  # [W, K]
-            k = slots.shape[1]
-            scale = focus[..., None] / np.sqrt(signal.shape[-1])
-            logits = np.matmul(query, signal.transpose(0, 2, 1)) * scale  # [W, K, K]
-            others = valid[:, None, :] & ~np.eye(k, dtype=bool)  # j is another live citizen
+        d = self.cfg.signal_dim
+        out = np.zeros((ctx.n_worlds, self.cfg.max_population, d))
+        signals = self.read(ctx, "broadcast.signal")
+        queries = self.read(ctx, "broadcast.query")
+        foci = self.read(ctx, "broadcast.focus")
+        self._attention = []
+        for chunk in live_index(alive).chunks:
+            valid = chunk.valid
+            signal = chunk.take(signals)  # [W, K, D], padded to the chunk's widest world
+            query = chunk.take(queries)
+            scale = chunk.take(foci)[..., None] / np.sqrt(d)  # [W, K, 1]
+            w, k = valid.shape
+            logits = np.zeros((w, k, k))
+            for s, e, n in chunk.groups:  # every world at its own width
+                np.matmul(
+                    query[s:e, :n], signal[s:e, :n].transpose(0, 2, 1), out=logits[s:e, :n, :n]
+                )
+            logits *= scale
+            # j is another live citizen (padding rows attend to nobody)
+            others = valid[:, None, :] & valid[:, :, None] & ~np.eye(k, dtype=bool)
             logits[~others] = -MASKED
             top = logits.max(axis=-1, keepdims=True)
-            weights = np.exp(logits - top)
+            # exp of the masked logits (0 once masked) is slow and never used: take exp(0)
+            weights = np.exp(np.where(others, logits - top, 0.0))
             weights *= others  # rows without others (a citizen alone) are all 0
-            total = weights.sum(axis=-1, keepdims=True)
+            total = np.zeros((w, k, 1))
+            for s, e, n in chunk.groups:
+                np.add.reduce(weights[s:e, :n, :n], axis=-1, keepdims=True, out=total[s:e, :n])
             weights /= np.maximum(total, TINY)
-            social = np.matmul(weights, signal)  # [W, K, D]
-            out[rows, slots] = social * valid[..., None]
+            social = np.zeros((w, k, d))
+            for s, e, n in chunk.groups:
+                np.matmul(weights[s:e, :n, :n], signal[s:e, :n], out=social[s:e, :n])
+            out.reshape(-1, d)[chunk.flat] = social * valid[..., None]
+            self._attention.append((chunk, logits, top, weights, total, others))
+        self._entropy = None  # computed when asked for (metrics_step)
+        self.write(ctx, "signal", out)
+
+    def _attention_entropy(self, n_worlds: int) -> np.ndarray:
+        """Mean normalised entropy of the attention weights of the last step, per world."""
+        out = np.zeros(n_worlds)
+        for chunk, logits, top, weights, total, others in self._attention:
             # entropy of a softmax: log(total) + top - sum_j w_j * logit_j (masked terms have w = 0)
             n_others = others.sum(axis=-1)
             entropy = np.log(np.maximum(total[..., 0], TINY)) + top[..., 0]
-            entropy -= (weights * logits).sum(axis=-1)
-            counted = valid & (n_others > 1)
+            terms = weights * logits
+            for s, e, n in chunk.groups:
+                entropy[s:e, :n] -= terms[s:e, :n, :n].sum(axis=-1)
+            counted = chunk.valid & (n_others > 1)
             entropy = np.where(counted, entropy / np.log(np.maximum(n_others, 2)), 0.0)
-            self._entropy[rows[:, 0]] = entropy.sum(axis=1) / np.maximum(counted.sum(axis=1), 1)
-        self.write(ctx, "signal", out)
+            for s, e, n in chunk.groups:
+                out[chunk.worlds[s:e]] = entropy[s:e, :n].sum(axis=1) / np.maximum(
+                    counted[s:e, :n].sum(axis=1), 1
+                )
+        return out
 
     def metrics_step(self, ctx: Context) -> dict[str, np.ndarray]:
+        if self._entropy is None:
+            self._entropy = self._attention_entropy(ctx.n_worlds)
+            self._attention = []
         return {"attention_entropy": self._entropy}
 
 
@@ -545,21 +795,25 @@ class Producers(Citizens):
 
     def apply(self, actions: np.ndarray, ctx: Context) -> None:
         cfg, lay = self.cfg, self.layout
-        alive = self.read(ctx, "demography.alive")
-        job = np.where(alive, np.argmax(self._slice(actions, lay.job), axis=-1), -1)
-        effort = np.where(alive, np.clip(self._slice(actions, lay.effort), 0.0, 1.0), 0.0)
-        works = job[..., None] == np.arange(cfg.n_goods)  # [B, N, G]; dead slots have job -1
-        work = works * effort[..., None]
-        total_effort = work.sum(axis=1)  # [B, G]
+        b, n, g = ctx.n_worlds, self.n_agents, cfg.n_goods
+        live = live_index(self.read(ctx, "demography.alive"))
+        acts = self._live_actions(actions, live)  # the dead have no job and no effort
+        best = np.argmax(acts[:, lay.job], axis=-1)
+        effort = np.clip(acts[:, lay.effort], 0.0, 1.0)
+        work = (best[:, None] == np.arange(g)) * effort[:, None]  # [L, G]
+        # sums over the slots: in slot order, as a sum over axis 1 adds (the dead add +0)
+        total_effort = live.sum_by_world(work)  # [B, G]
         land = cfg.land * cfg.n_agents / cfg.n_goods
         rate = self.read(ctx, "nature.yield") / (1.0 + total_effort / land)
-        output = work * rate[:, None, :]
-        self.write(ctx, "job", job)
-        self.write(ctx, "effort", effort)
-        self.write(ctx, "holdings", self.read(ctx, "demography.holdings") + output)
+        output = work * rate[live.world]
+        self.write(ctx, "job", live.put(np.full((b, n), -1, dtype=np.int64), best))
+        self.write(ctx, "effort", live.put(np.zeros((b, n)), effort))
+        outputs = live.put(np.zeros((b, n, g)), output)
+        self.write(ctx, "holdings", self.read(ctx, "demography.holdings") + outputs)
         self.write(ctx, "rate", rate)
-        self.write(ctx, "output", output.sum(axis=1))
-        self._shares = works.sum(axis=1) / np.maximum(alive.sum(axis=1), 1)[:, None]
+        self.write(ctx, "output", live.sum_by_world(output))
+        workers = np.bincount(live.world * g + best, minlength=b * g).reshape(b, g)
+        self._shares = workers / np.maximum(live.counts, 1)[:, None]
         self._share_sum += self._shares
         self._ticks += 1
 
@@ -589,24 +843,25 @@ class Traders(Citizens):
         self._total_volume = np.zeros(b)
 
     def apply(self, actions: np.ndarray, ctx: Context) -> None:
-        lay = self.layout
+        cfg, lay = self.cfg, self.layout
         alive = self.read(ctx, "demography.alive")
         before = self.read(ctx, "production.holdings")
         after = before.copy()
-        unit_prices = np.zeros((ctx.n_worlds, self.cfg.n_goods))
-        for rows, slots, valid in live_width_groups(alive):
-            acts = np.asarray(actions, dtype=np.float64)[rows, slots]  # [W, K, A]
-            preference = np.clip(acts[..., lay.preference], 0.0, 1.0) + TINY
+        unit_prices = np.zeros((ctx.n_worlds, cfg.n_goods))
+        actions = np.asarray(actions)
+        for chunk in live_index(alive).chunks:
+            valid = chunk.valid
+            acts = chunk.take(actions)  # [W, K, A], padded to the chunk's widest world
+            preference = np.clip(np.asarray(acts[..., lay.preference], dtype=np.float64), 0.0, 1.0)
+            preference += TINY
             preference /= preference.sum(axis=-1, keepdims=True)
-            willing = np.where(valid, np.clip(acts[..., lay.willingness], 0.0, 1.0), 0.0)
-            holdings, unit_prices[rows[:, 0]] = clear_market(
-                before[rows, slots],
-                preference,
-                willing,
-                self.cfg.trade_iterations,
-                self.cfg.trade_rate,
+            willing = np.clip(np.asarray(acts[..., lay.willingness], dtype=np.float64), 0.0, 1.0)
+            willing = np.where(valid, willing, 0.0)
+            held = chunk.take(before)
+            holdings, unit_prices[chunk.worlds] = clear_groups(
+                held, preference, willing, chunk.groups, cfg.trade_iterations, cfg.trade_rate
             )
-            after[rows, slots] = np.where(valid[..., None], holdings, before[rows, slots])
+            after.reshape(-1, cfg.n_goods)[chunk.flat] = np.where(valid[..., None], holdings, held)
         volume = 0.5 * np.abs(after - before).sum(axis=(1, 2))
         self.write(ctx, "holdings", after)
         self.write(ctx, "prices", unit_prices)
@@ -642,32 +897,113 @@ def clear_market(
     Returns:
         The new holdings and the unit prices ``[B, G]`` (mean over goods 1).
     """
+    b, k, _ = holdings.shape
+    return clear_groups(holdings, preference, willing, ((0, b, k),), iterations, rate)
+
+
+def clear_groups(
+    holdings: np.ndarray,
+    preference: np.ndarray,
+    willing: np.ndarray,
+    groups: tuple[tuple[int, int, int], ...],
+    iterations: int,
+    rate: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`clear_market` of worlds of several widths at once.
+
+    The rows ``start:end`` of the arrays are worlds of ``width`` traders (a group); their
+    entries beyond ``width`` are padding (``willing`` 0, ``holdings`` 0 or more, finite). The
+    sums over traders run group by group on the first ``width`` entries, so each world clears
+    exactly as it does alone; the element-wise steps run on all worlds at once. A world's
+    holdings pushed below 0 are clipped if any of its own are.
+    """
     b, k, g = holdings.shape
     movers = (willing > 0).astype(np.float64)  # [B, K]
-    n = np.maximum(movers.sum(axis=1), 1.0)[:, None]
-    scale = np.matmul(movers[:, None, :], holdings)[:, 0] / n + TINY  # [B, G]
-    z = holdings / scale[:, None, :]
-    z0 = z
+    n = np.maximum(movers.sum(axis=1), 1.0)[:, None]  # counts: exact whatever the padding
+    row_movers = movers[:, None, :]  # [B, 1, K]
+    scale = np.empty((b, 1, g))
+    total_willing = np.empty(b)
+    for s, e, w in groups:
+        np.matmul(row_movers[s:e, :, :w], holdings[s:e, :w], out=scale[s:e])
+        np.add.reduce(willing[s:e, :w], axis=1, out=total_willing[s:e])
+    scale = scale[:, 0] / n + TINY  # [B, G]
+    z0 = holdings / scale[:, None, :]  # [B, K, G]
+    row_weight = willing[:, None, :] / np.maximum(total_willing, TINY)[:, None, None]
+    # Buffers (updated in place, so the group views below stay valid). The matrix products
+    # take [B, K, G] operands, laid out as a world alone has them; with several worlds the
+    # element-wise steps run goods-major, [B, G, K] (long rows, cheap broadcasts).
+    budget = np.zeros((b, k, 1))  # holdings before trade at current prices (0 for padding)
+    ratio = np.empty((b, k, g))
+    clipped = np.empty((b, k, g))
+    mean_ratio = np.empty((b, 1, g))
+    positive = np.empty((b, 1, g))
     prices = np.ones((b, g, 1))
-    weight = willing[..., None]  # [B, K, 1]
-    row_weight = willing[:, None, :] / np.maximum(willing.sum(axis=1), TINY)[:, None, None]
-    row_movers = movers[:, None, :]
+    budgets = [(z0[s:e, :w], prices[s:e], budget[s:e, :w]) for s, e, w in groups]
+    means = [(row_weight[s:e, :, :w], ratio[s:e, :w], mean_ratio[s:e]) for s, e, w in groups]
+    paybacks = [(row_movers[s:e, :, :w], clipped[s:e, :w], positive[s:e]) for s, e, w in groups]
+    starts = np.array([s for s, _, _ in groups])
+    mean_gk = mean_ratio.reshape(b, g, 1)
+    batch = b > 1
+    if batch:
+        z = np.ascontiguousarray(z0.transpose(0, 2, 1))
+        preference = np.ascontiguousarray(np.transpose(preference, (0, 2, 1)))
+        step = rate * willing[:, None, :]  # [B, 1, K]
+        budget_v, prices_v, mean_v = budget.reshape(b, 1, k), prices, mean_gk
+        positive_v, movers_v = positive.reshape(b, g, 1), row_movers
+        ratio_v = np.empty((b, g, k))
+        short = np.empty((k, b, g))  # the traders' shortfalls, trader-major
+    else:
+        z = z0
+        step = rate * willing[..., None]  # [B, K, 1]
+        budget_v, prices_v, mean_v = budget, prices.transpose(0, 2, 1), mean_ratio
+        positive_v, movers_v = positive, movers[..., None]
+        ratio_v = ratio
     for _ in range(iterations):
-        budget = np.matmul(z0, prices)  # [B, K, 1]: holdings before trade at current prices
-        ratio = budget * preference / ((TRADE_SMOOTHING + z) * prices.transpose(0, 2, 1))
-        np.minimum(ratio, RATIO_CLIP, out=ratio)
-        mean_ratio = np.matmul(row_weight, ratio)  # [B, 1, G]
-        z = z + rate * weight * (ratio - mean_ratio)  # the steps of one good sum to 0
-        if (z < 0.0).any():  # clip at 0; the traders pay the mass created back, pro rata
-            deficit = -np.minimum(z, 0.0).sum(axis=1, keepdims=True)  # [B, 1, G]
-            np.maximum(z, 0.0, out=z)
-            positive = np.matmul(row_movers, z)
-            keep = np.maximum(1.0 - deficit / np.maximum(positive, TINY), 0.0)  # in [0, 1]
-            z *= 1.0 - movers[..., None] * (1.0 - keep)
-        prices = prices * np.maximum(mean_ratio, TINY).transpose(0, 2, 1)
+        for x, y, out in budgets:
+            np.matmul(x, y, out=out)
+        np.multiply(budget_v, preference, out=ratio_v)
+        denominator = TRADE_SMOOTHING + z
+        denominator *= prices_v
+        np.divide(ratio_v, denominator, out=ratio_v)
+        np.minimum(ratio_v, RATIO_CLIP, out=ratio_v)
+        if batch:
+            np.copyto(ratio, ratio_v.transpose(0, 2, 1))
+        for x, y, out in means:
+            np.matmul(x, y, out=out)
+        z = z + step * (ratio_v - mean_v)  # the steps of one good sum to 0
+        negative = z < 0.0
+        if negative.any():  # clip at 0; the traders pay the mass created back, pro rata
+            positive.fill(1.0)
+            if batch:
+                hit = negative.any(axis=(1, 2))  # [B]: the worlds that clip
+                np.minimum(z.transpose(2, 0, 1), 0.0, out=short)
+                if g > 1:  # NumPy sums axis 1 of [B, K, G] one trader after another from 0:
+                    deficit = -np.add.reduce(short, axis=0)[..., None]  # over [K, B, G]'s axis 0
+                else:  # and pairwise over a single good's traders: world by world
+                    deficit = np.empty((b, g, 1))
+                    for s, e, w in groups:
+                        deficit[s:e, 0, 0] = -np.add.reduce(short[:w, s:e, 0].T, axis=1)
+                cut = np.maximum(z, 0.0)
+                np.copyto(clipped, cut.transpose(0, 2, 1))
+                for clips, (x, y, out) in zip(
+                    np.logical_or.reduceat(hit, starts).tolist(), paybacks
+                ):
+                    if clips:
+                        np.matmul(x, y, out=out)
+            else:
+                deficit = -np.minimum(z, 0.0).sum(axis=1, keepdims=True)  # [B, 1, G]
+                cut = np.maximum(z, 0.0, out=clipped)
+                for x, y, out in paybacks:
+                    np.matmul(x, y, out=out)
+            keep = np.maximum(1.0 - deficit / np.maximum(positive_v, TINY), 0.0)  # in [0, 1]
+            cut *= 1.0 - movers_v * (1.0 - keep)
+            z = cut if not batch or hit.all() else np.where(hit[:, None, None], cut, z)
+        prices *= np.maximum(mean_gk, TINY)
         prices *= g / prices.sum(axis=1, keepdims=True)  # mean 1 over goods
     unit = prices[..., 0] / scale
     unit /= unit.mean(axis=1, keepdims=True)
+    if batch:
+        z = z.transpose(0, 2, 1)
     return np.where(movers[..., None] > 0, z * scale[:, None, :], holdings), unit
 
 
@@ -694,22 +1030,27 @@ class Consumers(Citizens):
 
     def apply(self, actions: np.ndarray, ctx: Context) -> None:
         alive = self.read(ctx, "demography.alive")
+        live = live_index(alive)
         holdings = self.read(ctx, "trade.holdings")
-        share = np.clip(self._slice(actions, self.layout.consumption), 0.0, 1.0)
-        consumed = np.where(alive[..., None], share * holdings, 0.0)
-        utility = (self.read(ctx, "demography.weights") * np.log1p(consumed)).sum(axis=-1)
-        effort = self.read(ctx, "production.effort")
-        reward = np.where(alive, utility - self.cfg.effort_cost * effort**2, 0.0)
+        share = np.clip(self._live_actions(actions, live)[:, self.layout.consumption], 0.0, 1.0)
+        eaten = share * live.take(holdings)  # [L, G]; the dead consume nothing
+        # the dead's utility is 0 too: their weights are on the simplex and log1p(0) = 0
+        used = sum_goods(live.take(self.read(ctx, "demography.weights")) * np.log1p(eaten))
+        cost = self.cfg.effort_cost * live.take(self.read(ctx, "production.effort")) ** 2
+        b, n = alive.shape
+        consumed = live.put(np.zeros(holdings.shape), eaten)
+        utility = live.put(np.zeros((b, n)), used)
+        reward = live.put(np.zeros((b, n)), used - cost)
         self.write(ctx, "holdings", holdings - consumed)
         self.write(ctx, "consumed", consumed)
         self.write(ctx, "utility", utility)
         self.write(ctx, "reward", reward)
-        n = alive.sum(axis=1)
-        self._mean_reward = reward.sum(axis=1) / np.maximum(n, 1)
+        total = reward.sum(axis=1)
+        self._mean_reward = total / np.maximum(live.counts, 1)
         self._gini = gini(utility, alive)
-        self._total_reward += reward.sum(axis=1)
+        self._total_reward += total
         self._gini_sum += self._gini
-        self._agent_ticks += n
+        self._agent_ticks += live.counts
         self._ticks += 1
 
     def reward(self, ctx: Context) -> np.ndarray:
@@ -763,13 +1104,15 @@ class Demography(Stream):
         self._population_sum = np.zeros(b)
         self._gini_sum = np.zeros(b)
         self._ticks = 0
-        self._update_wealth_metrics(alive, holdings, age)
+        self._update_wealth_metrics(alive, sum_goods(holdings), age)
 
     def step(self, ctx: Context) -> None:
         cfg, rng = self.cfg, ctx.rng
         alive = ctx[self.key("alive")]
         holdings = self.read(ctx, "consumption.holdings") * (1.0 - cfg.spoilage)
-        hungry = self.read(ctx, "consumption.consumed").sum(axis=-1) < cfg.subsistence
+        live = live_index(alive)
+        consumed = live.take(self.read(ctx, "consumption.consumed"))  # only the live can starve
+        hungry = live.put(np.zeros(alive.shape, dtype=bool), sum_goods(consumed) < cfg.subsistence)
         age = np.where(alive, ctx[self.key("age")] + 1, 0)
         hunger = np.where(alive & hungry, ctx[self.key("hunger")] + 1, 0)
         dies = alive & ((age >= cfg.max_age) | (hunger >= cfg.starvation_ticks))
@@ -778,26 +1121,35 @@ class Demography(Stream):
         weights = ctx[self.key("weights")].copy()
 
         # births: parents ranked within their world take the next never-used slots in order
-        wealthy = holdings.sum(axis=-1) >= cfg.birth_wealth
-        parents = alive & wealthy & (rng.random(alive.shape) < cfg.birth_rate)
+        wealth = sum_goods(holdings)
+        parents = alive & (wealth >= cfg.birth_wealth) & (rng.random(alive.shape) < cfg.birth_rate)
         rank = np.cumsum(parents, axis=1) - 1
         room = cfg.max_population - self.next_slot
         parents &= rank < room[:, None]
         world, parent = np.nonzero(parents)
-        child = self.next_slot[world] + rank[world, parent]
-        gift = cfg.birth_share * holdings[world, parent]
-        holdings[world, parent] -= gift
-        holdings[world, child] = gift
-        noise = cfg.mutation * rng.standard_normal_per_world(parents.sum(axis=1), gift.shape[1:])
-        logits = np.log(np.maximum(weights[world, parent], TINY)) + noise
-        child_weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        weights[world, child] = child_weights / child_weights.sum(axis=-1, keepdims=True)
-        alive = alive.copy()
-        alive[world, child] = True
-        age[world, child] = 0
-        hunger[world, child] = 0
         births = parents.sum(axis=1)
-        self.next_slot = self.next_slot + births
+        if len(world):
+            child = self.next_slot[world] + rank[world, parent]
+            gift = cfg.birth_share * holdings[world, parent]
+            holdings[world, parent] -= gift
+            holdings[world, child] = gift
+            wealth[world, parent] = sum_goods(holdings[world, parent])
+            wealth[world, child] = sum_goods(gift)
+            # each world's mutations from its own stream (a world without births draws none)
+            draws = [
+                rng.world(b).standard_normal((k, cfg.n_goods))
+                for b, k in enumerate(births.tolist())
+                if k
+            ]
+            noise = cfg.mutation * np.concatenate(draws)
+            logits = np.log(np.maximum(weights[world, parent], TINY)) + noise
+            child_weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            weights[world, child] = child_weights / child_weights.sum(axis=-1, keepdims=True)
+            alive = alive.copy()
+            alive[world, child] = True
+            age[world, child] = 0
+            hunger[world, child] = 0
+            self.next_slot = self.next_slot + births
 
         self.write(ctx, "alive", alive)
         self.write(ctx, "age", age)
@@ -808,14 +1160,13 @@ class Demography(Stream):
         self._total_births += self._births
         self._total_deaths += self._deaths
         self._ticks += 1
-        self._update_wealth_metrics(alive, holdings, age)
+        self._update_wealth_metrics(alive, wealth, age)
         self._population_sum += self._population
         self._gini_sum += self._gini
 
     def _update_wealth_metrics(
-        self, alive: np.ndarray, holdings: np.ndarray, age: np.ndarray
+        self, alive: np.ndarray, wealth: np.ndarray, age: np.ndarray
     ) -> None:
-        wealth = holdings.sum(axis=-1)
         self._population = alive.sum(axis=1)
         n = np.maximum(self._population, 1)
         self._gini = gini(wealth, alive)
