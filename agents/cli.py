@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import agents.tournament_cli  # noqa: F401  (registers `heas-envs tournament`)
 import agents.train_cli  # noqa: F401  (registers `heas-envs train`)
 from heas_envs.cli import main as _main
 

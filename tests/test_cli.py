@@ -175,7 +175,8 @@ def test_ctrl_c_prints_interrupted_and_exits_130():
         "import heas_envs.cli as cli\n"
         "def run(*args, **kwargs):\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
-        "    time.sleep(30)\n"
+        "    for _ in range(300):  # short sleeps: the handler runs even if another thread\n"
+        "        time.sleep(0.1)  # of the process took the signal\n"
         "cli.run_episodes = run\n"
         "sys.exit(cli.main(sys.argv[1:]))\n"
     )
