@@ -172,7 +172,8 @@ def test_ctrl_c_prints_interrupted_and_exits_130():
     # a real SIGINT while episodes run (run_episodes replaced by one that waits for it)
     code = (
         "import os, signal, sys, time\n"
-        "import heas_envs.cli as cli\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)  # even if launched with\n"
+        "import heas_envs.cli as cli  # SIGINT ignored (a background job of a script)\n"
         "def run(*args, **kwargs):\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
         "    for _ in range(300):  # short sleeps: the handler runs even if another thread\n"
