@@ -217,7 +217,8 @@ class EvoResult:
         run_dir: The run directory (``args.json``, ``log.csv``, ``best.pt``,
             ``checkpoint.pkl``, and for several objectives ``pareto.csv``).
         log: The generation log (one row per generation).
-        best: The best parameter vector (the first objective's, for several).
+        best: The best parameter vector by the first objective (with several objectives the
+            hall of fame ranks by the first too; the trade-offs are in ``pareto``).
         policy: A policy module holding ``best``.
         hall_of_fame: The best solutions seen, best first, as ``(fitness, vector)``.
         pareto: For several objectives, the final population's non-dominated evaluations.
@@ -347,37 +348,23 @@ def train_evo(
         (run_dir / "args.json").write_text(json.dumps(arguments, indent=2) + "\n")
     problem = searcher.problem
     first = 0 if not rows else rows[-1]["generation"]
-    for gen in tqdm(range(first + 1, generations + 1), disable=not progress, desc="generations"):
-        searcher.step()
-        pop = searcher.population
-        evals = pop.evals[:, : len(problem.objectives)].detach().clone()
-        score = evals[:, 0] if problem.objectives[0][1] == "max" else -evals[:, 0]
-        k = int(torch.argmax(score))
-        fame.append((float(evals[k, 0]), pop.values[k].detach().clone()))
-        best_first = problem.objectives[0][1] == "max"
-        fame = sorted(fame, key=lambda f: f[0], reverse=best_first)[:hall_of_fame]
-        # evaluated candidates: a population per generation; the GA also its first parents
-        evaluated = len(pop) * (gen + 1 if algo == "GA" else gen)
-        row = {"generation": gen, "evaluations": evaluated}
-        for j, (name, _) in enumerate(problem.objectives):
-            row[f"{name}_mean"] = float(evals[:, j].mean())
-            row[f"{name}_best"] = float(
-                evals[:, j].max() if problem.objectives[j][1] == "max" else evals[:, j].min()
+    ray_was_running = _ray_running()
+    try:
+        for gen in tqdm(
+            range(first + 1, generations + 1), disable=not progress, desc="generations"
+        ):
+            searcher.step()
+            fame = _log_generation(
+                problem, searcher.population, algo, gen, rows, fame, hall_of_fame
             )
-        row["hall_of_fame_best"] = fame[0][0]
-        rows.append(row)
-        with open(run_dir / "checkpoint.pkl", "wb") as f:
-            pickle.dump(
-                {
-                    "searcher": searcher,
-                    "log": rows,
-                    "hall_of_fame": fame,
-                    "torch_rng": torch.get_rng_state(),
-                },
-                f,
-            )
+            _save_checkpoint(run_dir, searcher, rows, fame)
+            pd.DataFrame(rows).to_csv(run_dir / "log.csv", index=False)
+    finally:
+        if not ray_was_running and _ray_running():  # the actors' Ray was started for this run
+            import ray
+
+            ray.shutdown()
     log = pd.DataFrame(rows)
-    log.to_csv(run_dir / "log.csv", index=False)
     best = fame[0][1]
     policy = problem.make_policy()
     torch.nn.utils.vector_to_parameters(best.clone(), policy.parameters())
@@ -390,6 +377,60 @@ def train_evo(
         pareto = pd.DataFrame(front, columns=[n for n, _ in problem.objectives])
         pareto.to_csv(run_dir / "pareto.csv", index=False)
     return EvoResult(run_dir, log, best, policy, fame, pareto)
+
+
+def _log_generation(
+    problem: BatchedRolloutProblem,
+    pop: Any,
+    algo: str,
+    gen: int,
+    rows: list[dict[str, Any]],
+    fame: list[tuple[float, torch.Tensor]],
+    size: int,
+) -> list[tuple[float, torch.Tensor]]:
+    """Append generation ``gen``'s log row to ``rows``; return the updated hall of fame (by
+    the first objective: with several, the Pareto front is ``pareto.csv``)."""
+    evals = pop.evals[:, : len(problem.objectives)].detach().clone()
+    sense = problem.objectives[0][1]
+    k = int(torch.argmax(evals[:, 0] if sense == "max" else -evals[:, 0]))
+    fame = sorted(
+        [*fame, (float(evals[k, 0]), pop.values[k].detach().clone())],
+        key=lambda f: f[0],
+        reverse=sense == "max",
+    )[:size]
+    # evaluated candidates: a population per generation; the GA also its first parents
+    row: dict[str, Any] = {
+        "generation": gen,
+        "evaluations": len(pop) * (gen + 1 if algo == "GA" else gen),
+    }
+    for j, (name, s) in enumerate(problem.objectives):
+        row[f"{name}_mean"] = float(evals[:, j].mean())
+        row[f"{name}_best"] = float(evals[:, j].max() if s == "max" else evals[:, j].min())
+    row["hall_of_fame_best"] = fame[0][0]
+    rows.append(row)
+    return fame
+
+
+def _save_checkpoint(run_dir: Path, searcher: Any, rows: list, fame: list) -> None:
+    """Write ``checkpoint.pkl`` atomically (a kill mid-write leaves the previous one)."""
+    state = {
+        "searcher": searcher,
+        "log": rows,
+        "hall_of_fame": fame,
+        "torch_rng": torch.get_rng_state(),
+    }
+    tmp = run_dir / "checkpoint.pkl.tmp"
+    with open(tmp, "wb") as f:
+        pickle.dump(state, f)
+    tmp.replace(run_dir / "checkpoint.pkl")
+
+
+def _ray_running() -> bool:
+    try:
+        import ray
+    except ImportError:
+        return False
+    return bool(ray.is_initialized())
 
 
 def copy_policy(policy: nn.Module) -> nn.Module:

@@ -17,7 +17,12 @@ import torch
 from torch import nn
 
 import heas_envs
-from heas_envs.env.background import Background, background_actions, role_policies
+from heas_envs.env.background import (
+    Background,
+    background_actions,
+    background_generator,
+    role_policies,
+)
 from heas_envs.env.vector import VectorWorldsEnv
 
 #: A policy over all worlds: observations ``[W, n_agents, *obs]`` -> actions ``[W, n_agents, ...]``.
@@ -58,7 +63,7 @@ def play_episodes(
         metric_names: End-of-episode metrics to keep (``worlds.episode_metrics()`` keys).
     """
     obs, info = worlds.reset(seed=list(seeds))
-    generators = [np.random.default_rng(s) for s in seeds]
+    generators = [background_generator(s) for s in seeds]
     W, n = worlds.num_worlds, worlds.groups[role].n_agents
     returns = np.zeros((W, n))
     ever = info["alive"][role].copy()

@@ -39,7 +39,12 @@ import heas_envs
 from agents.policies import POLICY_KINDS, MLPPolicy
 from agents.runs import new_run_dir
 from agents.threads import set_torch_threads
-from heas_envs.env.background import Background, background_actions, role_policies
+from heas_envs.env.background import (
+    Background,
+    background_actions,
+    background_generator,
+    role_policies,
+)
 from heas_envs.env.vector import VectorWorldsEnv
 
 
@@ -93,7 +98,7 @@ class SharedRoleVecEnv(VecEnv):
         self.background = role_policies(background, self.worlds.roles)
         B = self.worlds.num_worlds
         self._seat = np.full((B, seats), -1, dtype=np.int64)  # the model slot in each seat
-        self._generators = [np.random.default_rng(b) for b in range(B)]
+        self._generators = [background_generator(b) for b in range(B)]
         self._obs: dict[str, np.ndarray] = {}
         self._actions: np.ndarray | None = None
         self.seat_steps = 0
@@ -107,7 +112,7 @@ class SharedRoleVecEnv(VecEnv):
         seed = None if all(s is None for s in seeds) else [int(s) for s in seeds]  # type: ignore[arg-type]
         obs, info = self.worlds.reset(seed=seed)
         if seed is not None:
-            self._generators = [np.random.default_rng(s) for s in seed]
+            self._generators = [background_generator(s) for s in seed]
         self._reset_seeds()
         self._reset_options()
         self._obs = obs

@@ -7,7 +7,7 @@
 
 Same as ``heas-envs train evo ...``: the whole population plays in one batched rollout, every
 candidate on the same episode seeds; the run directory holds the generation log (``log.csv``),
-the best policy (``best.pt``), a checkpoint per generation and, for several objectives, the
+the best policy (``best.pt``), a checkpoint rewritten after every generation and, for several objectives, the
 Pareto front (``pareto.csv``).
 """
 

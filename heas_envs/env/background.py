@@ -19,6 +19,17 @@ from heas_envs.env.vector import VectorWorldsEnv, sample_actions
 RolePolicy = Callable[[np.ndarray], np.ndarray]
 Background = str | RolePolicy | Mapping[str, str | RolePolicy]
 BACKGROUND_NAMES = ("heuristic", "random")
+#: Mixed into a world's seed for its random background, so that random agents never draw the
+#: bits the world's own model draws from ``np.random.default_rng(seed)``.
+BACKGROUND_SALT = 0x6261636B  # "back"
+
+
+def background_generator(seed: int | None) -> np.random.Generator:
+    """The random background's generator of a world seeded ``seed`` (``None``: fresh entropy):
+    a stream independent of the world's own, and the same in every view of that world."""
+    if seed is None:
+        return np.random.default_rng()
+    return np.random.default_rng(np.random.SeedSequence([int(seed), BACKGROUND_SALT]))
 
 
 def role_policies(background: Background, roles: Sequence[str]) -> dict[str, str | RolePolicy]:

@@ -8,7 +8,12 @@ import gymnasium
 import numpy as np
 
 from heas_envs.core.params import check_seed
-from heas_envs.env.background import Background, background_actions, role_policies
+from heas_envs.env.background import (
+    Background,
+    background_actions,
+    background_generator,
+    role_policies,
+)
 from heas_envs.env.parallel import RENDER_MODES, HierarchicalParallelEnv
 
 
@@ -62,6 +67,8 @@ class SingleAgentEnv(gymnasium.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Reset the model (the same seed repeats the episode) and return the focal observation."""
         super().reset(seed=check_seed(seed))
+        if seed is not None:  # the random background's own stream, not the model's bits
+            self._np_random = background_generator(seed)
         obs, alive = self.parallel.reset_arrays(seed=seed)
         if not alive[self.focal_role][self.focal_index]:
             raise RuntimeError(f"the focal agent {self.focal_agent!r} is not alive at reset")

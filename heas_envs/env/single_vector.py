@@ -17,7 +17,12 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from heas_envs.core.params import check_seed, show_value
-from heas_envs.env.background import Background, background_actions, role_policies
+from heas_envs.env.background import (
+    Background,
+    background_actions,
+    background_generator,
+    role_policies,
+)
 from heas_envs.env.vector import VectorWorldsEnv, as_real_array
 
 _MODES = {
@@ -103,7 +108,7 @@ class SingleAgentVectorEnv(VectorEnv):
         seeds = _seeds(seed, self.num_envs)
         obs, _ = self.worlds.reset(seeds)
         if seeds is not None or not self._generators:
-            self._generators = [np.random.default_rng(s) for s in (seeds or [None] * self.num_envs)]
+            self._generators = [background_generator(s) for s in (seeds or [None] * self.num_envs)]
             self._np_random = self._generators[0]
         self._obs = obs
         self._pending[:] = False

@@ -336,6 +336,7 @@ class VectorWorldsEnv:
             raise RuntimeError("the episode is over (or never started): call reset() first")
         pending = self._ended.copy() if self.autoreset == "next_step" else None
         batch = self._validated(actions, pending)
+        self.population_changed = False  # set by any cohort's birth or death below
         # Everything below runs only on valid input.
         cohorts = self._cohorts
         if len(cohorts) == 1 and cohorts[0].identity and (pending is None or not pending.any()):
@@ -416,7 +417,6 @@ class VectorWorldsEnv:
         obs = self._observe(model)
         rewards, terminated, truncated = {}, {}, {}
         anyone = None
-        self.population_changed = False
         for role in self.roles:
             now, was = alive[role], before[role]
             if now is was:  # a role whose agents never die nor are born
