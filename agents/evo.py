@@ -321,6 +321,14 @@ def train_evo(
         "policy_kwargs": policy_kwargs or {},
         "num_actors": num_actors,
     }
+    for name, value, low in (("generations", generations, 1), ("popsize", popsize, 2)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if resume is not None and not (Path(resume) / "checkpoint.pkl").is_file():
+        raise ValueError(
+            f"resume must be a run directory of train_evo holding checkpoint.pkl; {resume!r} "
+            "holds none"
+        )
     if resume is not None:
         run_dir = Path(resume)
         with open(run_dir / "checkpoint.pkl", "rb") as f:

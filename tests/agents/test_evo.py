@@ -80,3 +80,14 @@ def test_two_ray_actors_give_the_serial_search(tmp_path):
     serial = train_evo("heas_envs/Enterprise-v0", "firm", **kw)
     actors = train_evo("heas_envs/Enterprise-v0", "firm", num_actors=2, **kw)
     assert torch.equal(serial.best, actors.best) and serial.log.equals(actors.log)
+
+
+def test_train_evo_refuses_bad_budgets_and_resume_paths(tmp_path):
+    kw = dict(env_params=SHORT, run_root=tmp_path)
+    with pytest.raises(ValueError, match="generations must be an integer >= 1, got 0"):
+        train_evo("heas_envs/Enterprise-v0", "firm", generations=0, **kw)
+    with pytest.raises(ValueError, match="popsize must be an integer >= 2, got 1"):
+        train_evo("heas_envs/Enterprise-v0", "firm", popsize=1, **kw)
+    with pytest.raises(ValueError, match="holding checkpoint.pkl"):
+        train_evo("heas_envs/Enterprise-v0", "firm", resume=tmp_path, **kw)
+    assert not any(tmp_path.iterdir())  # nothing was written
