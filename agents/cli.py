@@ -1,4 +1,5 @@
-"""The ``heas-envs`` command with the policy side's subcommands (``train``) added."""
+"""The ``heas-envs`` command with the subcommands of the policy side (``train``, ``tournament``)
+of the sweeps (``sweep``) and of the plots (``viz``, ``arch``) added."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Sequence
 
 import agents.tournament_cli  # noqa: F401  (registers `heas-envs tournament`)
 import agents.train_cli  # noqa: F401  (registers `heas-envs train`)
+import heas_envs.data.cli  # noqa: F401  (registers `heas-envs sweep`)
+import heas_envs.vis.cli  # noqa: F401  (registers `heas-envs viz` and `arch`)
 from heas_envs.cli import main as _main
 
 

@@ -34,12 +34,16 @@ ends with the same tables as an uninterrupted one.
 
 **Back ends.** ``"inprocess"`` (default), ``"process"`` (``n_jobs`` workers of a
 ``ProcessPoolExecutor`` started with ``"spawn"``) and ``"ray"`` (``ray.init(num_cpus=n_jobs)``
-on this machine or ``ray.init(address=ray_address)``); a task is one batch (well over the
-~100 ms a Ray task needs to pay off). Workers compute; only the calling process writes to the
-store. Every batch is played the same way wherever it runs, so the tables are the same on every
-back end. As always with ``"spawn"``, a script using the process pool must start it under
-``if __name__ == "__main__":``; pool workers end when the calling process dies, and so do the
-processes of a Ray started here.
+on this machine or ``ray.init(address=ray_address)``; a Ray already running in this process
+is used as it is, with a warning when ``ray_address`` or ``n_jobs`` asked for another); a task
+is one batch (well over the ~100 ms a Ray task needs to pay off). Workers compute; only the
+calling process writes to the store. Batches are dispatched one at a time as workers free up
+(one per worker plus one queued), and the store is asked again just before each is dispatched,
+so a batch that another process running the same tournament into the same store finished
+meanwhile is skipped, not played again. Every batch is played the same way wherever it runs,
+so the tables are the same on every back end. As always with ``"spawn"``, a script using the
+process pool must start it under ``if __name__ == "__main__":``; pool workers end when the
+calling process dies, and so do the processes of a Ray started here.
 
 **Tables.** :class:`TournamentResults` holds ``episodes`` (one row per participant and
 episode: scenario, participant, episode, seed, return, steps, end-of-episode metrics),
@@ -56,12 +60,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-import os
 import sys
-import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,7 @@ import numpy as np
 from agents.participants import Participant
 from agents.store import MatchRecord, MatchStore
 from heas_envs.core.params import MAX_SEED
+from heas_envs.data.backends import BACKENDS, run_tasks
 from heas_envs.scenarios import Scenario
 from heas_envs.scenarios.policies import make_policy, resolve_pool
 from heas_envs.scenarios.wrappers.base import seeded_generator
@@ -79,7 +81,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MODES = ("focal", "head_to_head")
-BACKENDS = ("inprocess", "process", "ray")
 #: The voting rules of :func:`voting_rankings`, in table order.
 RULES = ("plurality", "borda", "copeland", "condorcet")
 #: Bootstrap resamples of the intervals.
@@ -270,18 +271,6 @@ def _worker_play(batch: Batch) -> list[MatchRecord]:
     return play_batch(batch)
 
 
-def _watch_parent(parent: int) -> None:
-    """Start a thread that ends this worker when its parent is gone (a pool's workers would
-    otherwise outlive a main process killed with SIGKILL, waiting on its queue for ever)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
-
-
 def _finite(value: Any) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None
@@ -359,9 +348,13 @@ class Tournament:
         store: A :class:`~agents.store.MatchStore`, the path of its SQLite file, or ``None``
             (a store in memory: nothing survives the process).
         backend: ``"inprocess"``, ``"process"`` or ``"ray"``.
-        n_jobs: Worker processes of the ``"process"`` back end, CPUs of a local Ray.
+        n_jobs: Worker processes of the ``"process"`` back end, CPUs of a Ray started on this
+            machine (``None``: 1). A Ray already running in this process keeps its CPUs (a
+            warning says so when ``n_jobs`` differs from them; ``ray.shutdown()`` first to
+            start one with ``n_jobs`` CPUs).
         ray_address: The address of a Ray cluster to join (``backend="ray"``); ``None``
-            starts Ray on this machine.
+            starts Ray on this machine. Ignored, with a warning, when Ray is already running
+            in this process (``ray.shutdown()`` first to join another cluster).
         baselines: The names of the participants that normalise scores (0: the worst of them,
             1: the best). ``None``: the heuristic and random participants; a
             :meth:`~Participant.heuristic` named ``"heuristic"`` and a
@@ -382,7 +375,7 @@ class Tournament:
         collect_period: int = 0,
         store: MatchStore | str | Path | None = None,
         backend: str = "inprocess",
-        n_jobs: int = 1,
+        n_jobs: int | None = None,
         ray_address: str | None = None,
         baselines: Sequence[str] | None = None,
     ) -> None:
@@ -392,7 +385,9 @@ class Tournament:
         self.episodes = _check_int("episodes", episodes, 1, 10**9)
         self.seed = _check_int("seed", seed, 0, MAX_SEED)
         self.collect_period = _check_int("collect_period", collect_period, 0, 10**9)
-        self.n_jobs = _check_int("n_jobs", n_jobs, 1, 4096)
+        # None: the default (1), which a running Ray may override without a warning
+        self._n_jobs_given = n_jobs is not None
+        self.n_jobs = 1 if n_jobs is None else _check_int("n_jobs", n_jobs, 1, 4096)
         if ray_address is not None and not isinstance(ray_address, str):
             raise ValueError(f"ray_address must be an address string or None, got {ray_address!r}")
         self.ray_address = ray_address
@@ -480,7 +475,14 @@ class Tournament:
         on_batch: Callable[[list[MatchRecord]], None] | None = None,
     ) -> int:
         """Play and store every batch not stored yet, without building the tables; return
-        how many batches were played (arguments as for :meth:`run`)."""
+        how many batches this call played and stored (arguments as for :meth:`run`).
+
+        The store is asked again just before each batch is dispatched (on every back end), so
+        a batch that another writer (another process running the same tournament into the
+        same store) stored meanwhile is skipped. One that the other writer stores while it is
+        being played here was played in vain: writing it adds nothing, and it is neither
+        counted nor passed to ``on_batch``.
+        """
         from tqdm import tqdm
 
         run_id = self.run_id = self.store.register_run(self.config)
@@ -506,68 +508,38 @@ class Tournament:
         )
         played = [0]
 
-        def finish(records: list[MatchRecord]) -> None:
-            self.store.write_batch(run_id, records)
-            played[0] += 1
+        def still_pending() -> Iterator[Batch]:
+            for b in pending:
+                if self.store.has_all(run_id, b.scenario.name, b.names, b.seeds):
+                    bar.update()  # stored meanwhile by another writer
+                    continue
+                yield b
+
+        def finish(_: int, records: list[MatchRecord]) -> None:
+            new = self.store.write_batch(run_id, records)
             bar.update()
+            if records and new == 0:
+                return  # another writer stored this batch while it was played here
+            played[0] += 1
             if on_batch is not None:
                 on_batch(records)
 
+        if self.backend == "process":
+            n_jobs: int | None = min(self.n_jobs, max(len(pending), 1))
+        else:  # a running Ray is used as it is, with a warning only for an n_jobs given
+            n_jobs = self.n_jobs if self._n_jobs_given else None
         try:
-            if self.backend == "inprocess":
-                for b in pending:
-                    if self.store.has_all(run_id, b.scenario.name, b.names, b.seeds):
-                        bar.update()  # stored meanwhile by another process
-                        continue
-                    finish(play_batch(b))
-            elif self.backend == "process":
-                self._run_pool(pending, finish)
-            else:
-                self._run_ray(pending, finish)
+            run_tasks(
+                _worker_play,
+                still_pending(),
+                finish,
+                backend=self.backend,
+                n_jobs=n_jobs,
+                ray_address=self.ray_address,
+            )
         finally:
             bar.close()
         return played[0]
-
-    def _run_pool(self, pending: list[Batch], finish: Callable) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        if not pending:
-            return
-        context = multiprocessing.get_context("spawn")
-        workers = min(self.n_jobs, len(pending))
-        with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_watch_parent, initargs=(os.getpid(),)
-        ) as pool:
-            futures = [pool.submit(_worker_play, b) for b in pending]
-            try:
-                for future in as_completed(futures):
-                    finish(future.result())
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
-
-    def _run_ray(self, pending: list[Batch], finish: Callable) -> None:
-        import ray
-
-        if not pending:
-            return
-        started = not ray.is_initialized()
-        if started:
-            if self.ray_address is not None:
-                ray.init(address=self.ray_address, logging_level="ERROR")
-            else:
-                ray.init(num_cpus=self.n_jobs, include_dashboard=False, logging_level="ERROR")
-        try:
-            remote = ray.remote(num_cpus=1)(_worker_play)
-            refs = [remote.remote(b) for b in pending]
-            while refs:
-                ready, refs = ray.wait(refs, num_returns=1)
-                finish(ray.get(ready[0]))
-        finally:
-            if started:
-                ray.shutdown()
 
     def results(self) -> TournamentResults:
         """The tables of what the store holds of this run now."""

@@ -6,8 +6,10 @@ Scenarios come from a JSON file (``--scenarios FILE``: a list of scenario object
 KEY=V1,V2 ...``, :func:`heas_envs.scenarios.make_grid`). Participants are
 ``--participant [NAME=]heuristic|random[:SEED]|sb3:PATH|evo:RUN_DIR`` (repeatable;
 :func:`agents.participants.parse_participant`); the heuristic and random baselines join when
-absent. ``--out DIR`` receives the store ``results.sqlite`` and one CSV per table;
-``--resume`` continues a run stored there (the same options give the same run).
+absent. ``--out DIR`` receives the store ``results.sqlite``, one CSV per table and
+``report.html`` (the tables and their plots in one self-contained page,
+:func:`heas_envs.vis.write_report`; ``--no-report`` leaves it out); ``--resume`` continues a run stored there (the same
+options give the same run).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     parser.description = (
         "Play participants on every scenario with common random numbers; store the matches in "
-        "DIR/results.sqlite (resumable) and write the tables as CSVs there."
+        "DIR/results.sqlite (resumable) and write the tables as CSVs and an HTML report "
+        "(DIR/report.html) there."
     )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--scenarios", metavar="FILE", help="a JSON file of scenarios")
@@ -98,6 +101,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="a progress bar on standard error (default on)",
+    )
+    parser.add_argument(
+        "--report",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write DIR/report.html, the tables and their plots in one page (default on)",
     )
 
 
@@ -181,7 +190,35 @@ def run_tournament(args: argparse.Namespace) -> int:
     print(summary(results, tournament, matches))
     print(f"results: {out / STORE_NAME} and {', '.join(p.name for p in paths)} in {out}")
     sys.stdout.flush()
+    if args.report:
+        report = write_tournament_report(results, tournament, out, progress=args.progress)
+        print(f"report: {report}")
+        sys.stdout.flush()
     return 0
+
+
+def write_tournament_report(
+    results: Any, tournament: Any, out: Path, progress: bool = False
+) -> Path:
+    """Write ``out/report.html``: the tournament's plots and tables, the winners of every
+    voting rule at the top (:func:`heas_envs.vis.write_report`)."""
+    import matplotlib
+
+    from heas_envs.vis import write_report
+
+    matplotlib.use("Agg")  # a command writes files, it opens no window
+    notes = [
+        f"{len(tournament.scenarios)} scenarios x {len(tournament.participants)} participants x "
+        f"{tournament.episodes} episodes ({tournament.mode}), seed {tournament.seed}, "
+        f"run {results.run_id}"
+    ]
+    notes += [
+        f"{rule} winner: {', '.join(won) if won else 'none'}"
+        for rule, won in results.winners.items()
+    ]
+    return write_report(
+        results.tables(), out, title="Tournament report", notes=notes, progress=progress
+    )
 
 
 def summary(results: Any, tournament: Any, matches: int) -> str:

@@ -1,6 +1,10 @@
-"""Toy models shared by the runtime and adapter tests."""
+"""Toy models shared by the runtime and adapter tests, and stand-ins for worker pools and Ray."""
 
 from __future__ import annotations
+
+import types
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pytest
@@ -110,3 +114,46 @@ def toy_env(max_steps=6, **watcher_params):
 def make_toy_env():
     """The toy env factory."""
     return toy_env
+
+
+# -- stand-ins for worker processes and Ray -------------------------------------------------------
+class ThreadPool(ThreadPoolExecutor):
+    """``ProcessPoolExecutor``'s constructor on threads of this process (no parent watch)."""
+
+    def __init__(self, workers: int, mp_context: Any = None, **_: Any) -> None:
+        super().__init__(workers)
+
+
+class InlineRay(types.ModuleType):
+    """The part of Ray's API the Ray back end uses; a task runs when it is submitted.
+
+    Args:
+        running: Whether Ray counts as initialised before the run.
+        cpus: The CPUs of the running (or started) Ray.
+    """
+
+    def __init__(self, running: bool, cpus: int) -> None:
+        super().__init__("ray")
+        self.running, self.cpus, self.inits = running, cpus, []
+
+    def is_initialized(self) -> bool:
+        return self.running
+
+    def init(self, **kwargs: Any) -> None:
+        self.inits.append(kwargs)
+        self.running, self.cpus = True, kwargs.get("num_cpus", self.cpus)
+
+    def shutdown(self) -> None:
+        self.running = False
+
+    def cluster_resources(self) -> dict[str, float]:
+        return {"CPU": float(self.cpus)}
+
+    def remote(self, num_cpus: int) -> Any:
+        return lambda fn: types.SimpleNamespace(remote=lambda *args: fn(*args))
+
+    def wait(self, refs: list, num_returns: int) -> tuple[list, list]:
+        return refs[:num_returns], refs[num_returns:]
+
+    def get(self, ref: Any) -> Any:
+        return ref

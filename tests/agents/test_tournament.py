@@ -242,11 +242,18 @@ def test_the_cli_plays_stores_writes_csvs_and_resumes(tmp_path, capsys):
     assert len(episodes) == 8 and set(episodes["participant"]) == {"heuristic", "random"}
     assert set(episodes["scenario"]) == {"n_firms=2,max_steps=10", "n_firms=6,max_steps=10"}
     assert (out / "results.sqlite").exists() and (out / "rankings.csv").exists()
+    report = (out / "report.html").read_text()  # the tables and their plots, self-contained
+    assert f"report: {out / 'report.html'}" in captured.out
+    for name in ("episodes", "steps", "scores", "votes", "rankings", "ratings", "intervals"):
+        assert f'id="table-{name}"' in report
+    assert report.count('src="data:image/png;base64,') == 5  # no steps collected: no traces
+    assert "borda winner: heuristic" in report
     assert main(argv + ["--no-progress"]) == 2  # stored already
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "--resume" in err and err.count("\n") == 1
-    assert main(argv + ["--no-progress", "--resume"]) == 0
-    assert "8 matches stored" in capsys.readouterr().out
+    (out / "report.html").unlink()
+    assert main(argv + ["--no-progress", "--resume", "--no-report"]) == 0
+    assert "8 matches stored" in capsys.readouterr().out and not (out / "report.html").exists()
     pd.testing.assert_frame_equal(pd.read_csv(out / "episodes.csv"), episodes)
 
 
