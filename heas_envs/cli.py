@@ -170,6 +170,13 @@ def _bounded_int(name: str, low: int, high: int, high_text: str | None = None) -
     return parse
 
 
+def add_param_argument(
+    parser: argparse.ArgumentParser, help: str = "a model parameter (see `heas-envs params ENV_ID`)"
+) -> None:
+    """Add the repeatable ``--param KEY=VALUE`` option (read by :func:`parse_params`)."""
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``heas-envs``."""
     parser = _Parser(prog="heas-envs", description=__doc__)
@@ -201,13 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seed of the first episode, in [0, 2**63 - 1] (default 0)",
     )
     run.add_argument("--policy", choices=POLICIES, default="heuristic", help="who acts")
-    run.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a model parameter (see `heas-envs params ENV_ID`)",
-    )
+    add_param_argument(run)
     run.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     for name, (text, configure, _) in EXTRA_COMMANDS.items():
         configure(sub.add_parser(name, help=text))

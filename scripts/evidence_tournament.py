@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from evidence_output import emit, markdown_table, progress, run_sections  # scripts/ is on the path
 
 from agents.cli import main as cli_main
 from agents.participants import Participant
@@ -97,28 +98,6 @@ QUICK = Sizes(
     throughput_episodes=2,
     repeats=1,
 )
-
-
-# -- output helpers ------------------------------------------------------------------------------
-def progress(message: str) -> None:
-    """Print a progress line on stderr."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def emit(text: str = "") -> None:
-    """Print result text on stdout."""
-    print(text, flush=True)
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A markdown table; floats are printed with 4 significant digits."""
-
-    def cell(value: Any) -> str:
-        return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def command_line(argv: Sequence[str]) -> str:
@@ -703,18 +682,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{' '.join(s for s in SECTIONS if s in args.only)}\n"
     )
     emit(f"CPUs: {os.cpu_count()}; torch threads: 1\n")
-    start = time.perf_counter()
-    for name in SECTIONS:
-        if name in args.only:
-            t0 = time.perf_counter()
-            if name == "enterprise":
-                section_enterprise(sizes, args.out, args.evo)
-            elif name == "kill":
-                section_kill(sizes, args.out, args.kill_runner)
-            else:
-                section_throughput(sizes, args.out)
-            progress(f"{name}: done in {time.perf_counter() - t0:.0f} s")
-    progress(f"all done in {time.perf_counter() - start:.0f} s")
+    run_sections(
+        {
+            "enterprise": lambda: section_enterprise(sizes, args.out, args.evo),
+            "kill": lambda: section_kill(sizes, args.out, args.kill_runner),
+            "throughput": lambda: section_throughput(sizes, args.out),
+        },
+        args.only,
+    )
     return 0
 
 

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from evidence_output import emit, markdown_table, progress, run_sections  # scripts/ is on the path
 from stable_baselines3.common.callbacks import BaseCallback
 
 import heas_envs
@@ -119,30 +120,6 @@ QUICK = Budget(
     ray=(2, 4),
     bootstrap_resamples=2_000,
 )
-
-
-# -- output helpers ------------------------------------------------------------------------------
-def progress(message: str) -> None:
-    """Print a progress line on stderr."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def emit(text: str = "") -> None:
-    """Print result text on stdout."""
-    print(text, flush=True)
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A markdown table; floats are printed with 4 significant digits."""
-
-    def cell(value: Any) -> str:
-        if isinstance(value, float | np.floating):
-            return f"{float(value):.4g}"
-        return str(value)
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 @contextlib.contextmanager
@@ -860,6 +837,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     args.out.mkdir(parents=True, exist_ok=True)
     budget = QUICK if args.quick else FULL
+    emit(
+        f"# Training evidence{' (--quick budgets)' if args.quick else ''}: "
+        f"{' '.join(s for s in SECTIONS if s in args.only)}\n"
+    )
+    emit(f"torch threads: {torch.get_num_threads()}\n")
     sections = {
         "learning": section_learning,
         "enterprise": section_enterprise,
@@ -867,18 +849,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "speed": section_speed,
         "ray": section_ray,
     }
-    emit(
-        f"# Training evidence{' (--quick budgets)' if args.quick else ''}: "
-        f"{' '.join(s for s in SECTIONS if s in args.only)}\n"
+    run_sections(
+        {name: lambda f=sections[name]: f(budget, args.out) for name in SECTIONS}, args.only
     )
-    emit(f"torch threads: {torch.get_num_threads()}\n")
-    start = time.perf_counter()
-    for name in SECTIONS:
-        if name in args.only:
-            t0 = time.perf_counter()
-            sections[name](budget, args.out)
-            progress(f"{name}: done in {time.perf_counter() - t0:.0f} s")
-    progress(f"all done in {time.perf_counter() - start:.0f} s")
     return 0
 
 

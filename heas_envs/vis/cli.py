@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from heas_envs.cli import UsageError, _bounded_int, register_command
+from heas_envs.cli import UsageError, _bounded_int, add_param_argument, register_command
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -147,7 +147,7 @@ def configure_viz(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=None,
         metavar="M",
-        help="a step metric to draw (repeatable; default: the first 8 of steps.csv)",
+        help="a step metric to draw (repeatable; default: the first 4 of steps.csv)",
     )
     tour.add_argument("--format", choices=FORMATS, default="png", help="image format (png)")
     _add_progress(tour)
@@ -176,13 +176,7 @@ def configure_viz(parser: argparse.ArgumentParser) -> None:
         "--steps", type=_bounded_int("steps", 1, 100_000), default=100, help="ticks (default 100)"
     )
     eco.add_argument("--policy", choices=("heuristic", "random"), default="heuristic")
-    eco.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="an economy parameter (see `heas-envs params heas_envs/Economy-v0`)",
-    )
+    add_param_argument(eco, "an economy parameter (see `heas-envs params heas_envs/Economy-v0`)")
     eco.add_argument("--gif", action="store_true", help="also write episode.gif")
     eco.add_argument(
         "--every", type=_bounded_int("every", 1, 100_000), default=1, help="GIF: every K-th tick"
@@ -300,13 +294,7 @@ def configure_arch(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("env_id", help="a registered env id (see `heas-envs list`)")
     parser.add_argument("--save", required=True, metavar="FILE", help="a .png, .svg or .pdf")
-    parser.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a model parameter (see `heas-envs params ENV_ID`)",
-    )
+    add_param_argument(parser)
     parser.add_argument("--no-keys", action="store_true", help="leave the arrows unlabelled")
 
 
