@@ -274,3 +274,10 @@ register(
     size_param="n_agents",
     scaling={"n_agents": 1.0, "width": 0.5, "height": 0.5},
 )
+register(
+    "heas_envs/PowerGrid-v0",
+    "heas_envs.models.grid:PowerGridEnv",
+    "IEEE 14-bus DC power flow: an attacker trips lines and biases sensors, a defender redispatches",
+    focal_role="defender",
+    size_param="attack_budget",
+)

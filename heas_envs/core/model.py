@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 
 from heas_envs.core.context import Context
 from heas_envs.core.random import WorldRandom, world_seeds
@@ -374,3 +375,140 @@ def make_model(spec: Sequence[LayerSpec], n_worlds: int = 1, decision: str = "ti
 
 #: The name HEAS users know.
 make_model_from_spec = make_model
+
+
+# -- copying worlds ------------------------------------------------------------------------------
+#: Objects whose insides are not searched for per-world arrays (immutable or not state).
+_NOT_WALKED = (Context, Stream, WorldRandom, np.random.Generator)
+_MAX_DEPTH = 6
+
+
+def private_arrays(model: Model) -> list[tuple[tuple, np.ndarray, tuple | None]]:
+    """Every array a stream of ``model`` keeps outside the context, with where it lies.
+
+    Attributes of each stream are searched, and inside them dicts, lists, tuples and plain
+    objects (a grid, a config), down to a few levels; spaces and generators are skipped.
+
+    Returns:
+        ``(path, array, holder)`` triples: ``path`` is ``(stream name, attribute, key or
+        index, ...)``; ``holder`` is the innermost dict entry ``(dict, key)`` or list
+        ``(list, None)`` holding the array (``None`` for an array held directly by the
+        stream or an object).
+    """
+    out: list[tuple[tuple, np.ndarray, tuple | None]] = []
+    for s in model.streams:
+        for name, value in vars(s).items():
+            if isinstance(value, spaces.Space):
+                continue
+            _walk(value, (s.name, name), None, 0, out)
+    return out
+
+
+def _walk(value: Any, path: tuple, holder: tuple | None, depth: int, out: list) -> None:
+    if isinstance(value, np.ndarray):
+        out.append((path, value, holder))
+        return
+    if depth >= _MAX_DEPTH or isinstance(value, (str, bytes, int, float, spaces.Space)):
+        return
+    if isinstance(value, dict):
+        for k, v in list(value.items()):
+            _walk(v, (*path, k), (value, k), depth + 1, out)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _walk(v, (*path, i), (value, None), depth + 1, out)
+    elif isinstance(value, tuple):
+        for i, v in enumerate(value):
+            _walk(v, (*path, i), holder, depth + 1, out)
+    elif not isinstance(value, _NOT_WALKED) and not callable(value):
+        fields = getattr(value, "__dict__", None)
+        if fields is None:
+            slots = getattr(type(value), "__slots__", ())
+            fields = {k: getattr(value, k) for k in slots if hasattr(value, k)}
+        for k, v in fields.items():
+            _walk(v, (*path, k), holder, depth + 1, out)
+
+
+def world_axis(shape: tuple[int, ...], probe_shape: tuple[int, ...] | None, n: int) -> int | None:
+    """The world axis of a private array of shape ``shape`` in a model of ``n`` worlds whose
+    counterpart in a model of ``n + 1`` worlds has ``probe_shape``: the one axis that grows from
+    ``n`` to ``n + 1`` (all others equal). ``-1``: the same shape (state shared by the worlds,
+    such as a neighbour table); ``None``: neither (no counterpart, or another shape)."""
+    if probe_shape is None or len(probe_shape) != len(shape):
+        return None
+    if tuple(probe_shape) == tuple(shape):
+        return -1
+    grown = [i for i, (a, b) in enumerate(zip(shape, probe_shape)) if a != b]
+    if len(grown) == 1 and shape[grown[0]] == n and probe_shape[grown[0]] == n + 1:
+        return grown[0]
+    return None
+
+
+def copy_worlds(
+    model: Model, src: np.ndarray, dst: np.ndarray, probe: Mapping[tuple, tuple[int, ...]]
+) -> None:
+    """Make worlds ``dst`` of ``model`` exact copies of worlds ``src`` (row indices, same
+    length; ``src`` is read before ``dst`` is written, so they may overlap).
+
+    What is copied, each in one fancy-indexed assignment:
+
+    - every context array, on its leading (world) axis;
+    - each world's generator state (``bit_generator.state``);
+    - every private array of a stream (:func:`private_arrays`) on its world axis, found by
+      comparing with ``probe``, the private array shapes of a model of ``n_worlds + 1``
+      worlds (:func:`private_array_shapes`): the axis that grows with the worlds;
+    - private arrays without such an axis are either state shared by the worlds (the same
+      shape in the probe: left as they are) or caches that the stream rebuilds on demand
+      (no counterpart or another shape, held in a dict entry or a list: the entry is
+      deleted, or the list emptied).
+
+    The worlds share the tick, layer and cursor (one cohort), so those are not copied.
+    Before copying, the streams' lazy per-tick metrics are computed (``metrics_step``), so
+    that no lazily kept per-world cache survives.
+
+    Raises:
+        ValueError: A context array without a leading world axis, or a private array held
+            directly by a stream that has no world axis and is not shared (the model cannot
+            be copied exactly by this rule).
+    """
+    n = model.n_worlds
+    src, dst = np.asarray(src, dtype=np.intp), np.asarray(dst, dtype=np.intp)
+    model.metrics_step()  # resolve lazy metrics (caches of the last step's per-world work)
+    for key, a in model.ctx.data.items():
+        if np.ndim(a) == 0 or np.shape(a)[0] != n:
+            raise ValueError(
+                f"context key {key!r} has shape {np.shape(a)}, not a leading axis of {n} worlds"
+            )
+    plan: list[tuple[np.ndarray, int]] = []
+    drops: dict[tuple, tuple] = {}
+    for path, arr, holder in private_arrays(model):
+        axis = world_axis(arr.shape, probe.get(path), n)
+        if axis is None:
+            if holder is None:
+                raise ValueError(
+                    f"cannot copy worlds: private array {'.'.join(map(str, path))} of shape "
+                    f"{arr.shape} has no world axis and is not shared by the worlds; keep "
+                    "per-world state in arrays with one world axis (or in the context)"
+                )
+            drops[(id(holder[0]), holder[1])] = holder
+        elif axis >= 0:
+            plan.append((arr, axis))
+    for a in model.ctx.data.values():
+        a[dst] = a[src]
+    for arr, axis in plan:
+        lead = (slice(None),) * axis
+        arr[(*lead, dst)] = arr[(*lead, src)]
+    gens = model.ctx.rng.generators
+    states = [gens[i].bit_generator.state for i in src.tolist()]
+    for j, state in zip(dst.tolist(), states):
+        gens[j].bit_generator.state = state
+    for container, key in drops.values():
+        if isinstance(container, dict):
+            container.pop(key, None)
+        else:
+            container.clear()
+
+
+def private_array_shapes(model: Model) -> dict[tuple, tuple[int, ...]]:
+    """``{path: shape}`` of the private arrays of ``model`` (:func:`private_arrays`): the probe
+    for :func:`copy_worlds`, from a model of one world more, reset and stepped once."""
+    return {path: arr.shape for path, arr, _ in private_arrays(model)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -16,6 +17,7 @@ from heas_envs.core.model import LayerTrace, Model
 from heas_envs.core.params import check_int, check_seed, show_value
 from heas_envs.core.stream import AgentGroup
 from heas_envs.env.vector import (
+    Snapshot,
     VectorStep,
     VectorWorldsEnv,
     as_real_array,
@@ -130,6 +132,7 @@ class HierarchicalParallelEnv(ParallelEnv):
         self._live: dict[str, tuple[np.ndarray, list[str]]] | None = None
         self._agent_set: set[str] = set()
         self._births = False
+        self._token = object()  # marks this env's snapshots
 
     @property
     def agents(self) -> list[str]:  # type: ignore[override]
@@ -264,6 +267,44 @@ class HierarchicalParallelEnv(ParallelEnv):
 
     def _action_shape(self, role: str) -> tuple[int, ...]:
         return self.worlds.action_shapes[role]
+
+    # -- snapshots --------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The exact state of the env: :meth:`restore` then stepping repeats, bit for bit,
+        what stepping from here would do (through the array and the dict API alike).
+
+        It holds the world's snapshot (:meth:`VectorWorldsEnv.snapshot`: the model's context,
+        the streams' private state, the generator, the tick) and the env's own bookkeeping:
+        whether the episode is over, whether the last step had births, and the metrics
+        history of ``rgb_array`` rendering; the live-agent lists are rebuilt from the alive
+        masks.
+
+        Raises:
+            RuntimeError: ``reset`` was never called.
+        """
+        worlds = self.worlds.snapshot()
+        own = (self._done, self._births, copy.deepcopy(self._history))
+        return Snapshot(self._token, (worlds, own))
+
+    def restore(self, snap: Snapshot) -> None:
+        """Put the env back in the state of ``snap`` (which stays valid for more restores).
+
+        Raises:
+            ValueError: ``snap`` is not a snapshot taken by this env.
+        """
+        if not isinstance(snap, Snapshot) or snap._owner is not self._token:
+            raise ValueError(
+                f"restore takes a Snapshot taken by this env's snapshot(), got {show_value(snap)}"
+            )
+        worlds, (done, births, history) = snap._state
+        self.worlds.restore(worlds)
+        self.model = self.worlds.model
+        self._obs = {r: o[0] for r, o in self.worlds._gather("obs").items()}
+        self._alive = {r: a[0] for r, a in self.worlds._gather("alive").items()}
+        self._done, self._births = done, births
+        self._history = copy.deepcopy(history)
+        self._agents = None
+        self._live = None
 
     # -- dict API (PettingZoo) --------------------------------------------------------------
     def reset(

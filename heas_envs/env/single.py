@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import gymnasium
@@ -15,6 +16,7 @@ from heas_envs.env.background import (
     role_policies,
 )
 from heas_envs.env.parallel import RENDER_MODES, HierarchicalParallelEnv
+from heas_envs.env.vector import Snapshot
 
 
 class SingleAgentEnv(gymnasium.Env):
@@ -104,6 +106,37 @@ class SingleAgentEnv(gymnasium.Env):
         obs = {r: o[None] for r, o in self.parallel.observations.items()}
         batch = background_actions(self.parallel.worlds, self._batched, obs, [self.np_random])
         return {r: a[0] for r, a in batch.items()}
+
+    def snapshot(self) -> Snapshot:
+        """The exact state of the env: the parallel env's snapshot
+        (:meth:`HierarchicalParallelEnv.snapshot`) and the background policy's generator, so
+        that :meth:`restore` then ``step`` repeats, bit for bit, what stepping from here would do.
+
+        Raises:
+            RuntimeError: ``reset`` was never called.
+        """
+        inner = self.parallel.snapshot()
+        return Snapshot(self.parallel._token, (inner, copy.deepcopy(self.np_random)))
+
+    def restore(self, snap: Snapshot) -> None:
+        """Put the env back in the state of ``snap`` (which stays valid for more restores).
+
+        Raises:
+            ValueError: ``snap`` is not a snapshot taken by this env's :meth:`snapshot`.
+        """
+        ours = (
+            isinstance(snap, Snapshot)
+            and snap._owner is self.parallel._token
+            and isinstance(snap._state[1], np.random.Generator)
+        )
+        if not ours:
+            raise ValueError(
+                "restore takes a Snapshot taken by this env's snapshot(), got "
+                f"{type(snap).__name__}"
+            )
+        state = snap._state
+        self.parallel.restore(state[0])
+        self._np_random = copy.deepcopy(state[1])
 
     def render(self) -> str | np.ndarray | None:
         """The parallel env's rendering (text, or a picture with ``render_mode="rgb_array"``)."""

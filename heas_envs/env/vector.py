@@ -41,17 +41,24 @@ whatever the other worlds do. Two things make this hold:
   cohort keeps stepping the worlds that are still running, with filler actions in the rows it
   no longer owns, until none remain. Episodes that all end by the time limit keep one cohort
   for ever; early ends split the batch into cohorts that each cost one model step.
+
+**Snapshots and clones.** :meth:`VectorWorldsEnv.snapshot` copies everything that determines
+the future (every cohort's model and bookkeeping, the pending resets); ``restore`` then
+``step`` repeats the original steps bit for bit. :meth:`VectorWorldsEnv.clone_worlds` makes
+some worlds exact copies of others of the same cohort, one array assignment per array (the
+planner's case: walkers reset together, cloned toward better ones).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 from gymnasium import spaces
 
-from heas_envs.core.model import LayerTrace, Model
+from heas_envs.core.model import LayerTrace, Model, copy_worlds, private_array_shapes
 from heas_envs.core.params import check_int, show_value
 from heas_envs.core.random import WorldRandom, world_seeds
 from heas_envs.core.stream import AgentGroup
@@ -74,6 +81,20 @@ class VectorStep(NamedTuple):
     truncated: dict[str, np.ndarray]
     alive: dict[str, np.ndarray]
     info: dict[str, Any]
+
+
+class Snapshot:
+    """The exact state of a :class:`VectorWorldsEnv`, from :meth:`VectorWorldsEnv.snapshot`.
+
+    Opaque: restore it with :meth:`VectorWorldsEnv.restore` of the env that took it (as often
+    as you like: each restore copies it again).
+    """
+
+    __slots__ = ("_owner", "_state")
+
+    def __init__(self, owner: object, state: tuple) -> None:
+        self._owner = owner
+        self._state = state
 
 
 class _Cohort:
@@ -178,6 +199,8 @@ class VectorWorldsEnv:
         self.env_id: str | None = None
         self.params: dict[str, Any] = {}
         self.single_env: Any = None
+        self._token = object()  # marks this env's snapshots
+        self._probes: dict[int, dict[tuple, tuple[int, ...]]] = {}  # for clone_worlds
 
     # -- properties ---------------------------------------------------------------------------
     @property
@@ -315,6 +338,146 @@ class VectorWorldsEnv:
         self._ended[worlds] = False
         for b in worlds.tolist():
             self._generators[b] = None
+
+    # -- snapshots --------------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The exact state of every world: :meth:`restore` then :meth:`step` repeats, bit for
+        bit, what stepping from here would do.
+
+        It holds deep copies of the cohorts (each one's model: context arrays, the streams'
+        private state, the worlds' generators, tick, layer and cursor; its alive, ever-alive
+        and last observations), the generators of worlds waiting for their reset, the
+        ``ended`` flags (the pending automatic resets) and :attr:`population_changed`. The
+        pool of idle models is not part of it (a model is reset before it is reused).
+
+        Raises:
+            RuntimeError: ``reset`` was never called.
+        """
+        if not self._started:
+            raise RuntimeError("call reset() before snapshot()")
+        state = (self._cohorts, self._generators, self._ended, self.population_changed)
+        return Snapshot(self._token, copy.deepcopy(state, self._shared_memo()))
+
+    def restore(self, snap: Snapshot) -> None:
+        """Put every world back in the state of ``snap`` (a copy of it: ``snap`` stays valid).
+
+        Raises:
+            ValueError: ``snap`` is not a :class:`Snapshot` of this env.
+        """
+        if not isinstance(snap, Snapshot) or snap._owner is not self._token:
+            raise ValueError(
+                f"restore takes a Snapshot taken by this env's snapshot(), got {show_value(snap)}"
+            )
+        cohorts, generators, ended, changed = copy.deepcopy(snap._state, self._shared_memo())
+        self._cohorts, self._generators = cohorts, generators
+        self._ended, self.population_changed = ended, changed
+        for c in self._cohorts:
+            c.model.record_trace = self._record_trace
+
+    def _shared_memo(self) -> dict[int, Any]:
+        """A deepcopy memo that keeps the immutable parts of the models (spaces) shared."""
+        memo: dict[int, Any] = {}
+        for c in self._cohorts:
+            for s in c.model.streams:
+                for value in vars(s).values():
+                    if isinstance(value, spaces.Space):
+                        memo[id(value)] = value
+        return memo
+
+    def clone_worlds(
+        self, src: Sequence[int] | np.ndarray, dst: Sequence[int] | np.ndarray
+    ) -> None:
+        """Make worlds ``dst[i]`` exact copies of worlds ``src[i]`` (read before any is
+        written): stepping a copy with the same actions then repeats its source bit for bit.
+
+        All the worlds named must be in one cohort (they started their episode together and
+        none has ended: the case of worlds reset together, before any episode ends). Within
+        the cohort's model, one fancy-indexed assignment per array copies the rows: every
+        context array, every per-world array a stream keeps outside the context (its world
+        axis is found by comparing with a model of one world more, built once per size;
+        see :func:`~heas_envs.core.model.copy_worlds`, which also says what is left shared
+        and which caches are dropped), each world's generator state, and the env's alive,
+        ever-alive and last observations. The last step's sub-step trace is not changed.
+
+        Raises:
+            ValueError: Index arrays of different lengths, an index outside ``[0, B)``, a
+                destination named twice, worlds of different cohorts or whose episode has
+                ended, or a model whose state cannot be copied by that rule.
+            RuntimeError: ``reset`` was never called.
+        """
+        if not self._started:
+            raise RuntimeError("call reset() before clone_worlds()")
+        src_w, dst_w = self._world_list("src", src), self._world_list("dst", dst)
+        if len(src_w) != len(dst_w):
+            raise ValueError(
+                f"src and dst must have the same length, got {len(src_w)} and {len(dst_w)}"
+            )
+        if len(np.unique(dst_w)) != len(dst_w):
+            raise ValueError(f"dst names a world twice: {dst_w.tolist()}")
+        named = np.concatenate([src_w, dst_w])
+        if self._ended[named].any():
+            raise ValueError(
+                f"worlds {sorted(set(named[self._ended[named]].tolist()))} have ended their "
+                "episode (their reset is pending); clone worlds that are running"
+            )
+        owner = np.full(self.num_worlds, -1)
+        row = np.full(self.num_worlds, -1)
+        for k, c in enumerate(self._cohorts):
+            owner[c.worlds[c.current]] = k
+            row[c.worlds[c.current]] = np.flatnonzero(c.current)
+        cohorts = np.unique(owner[named])
+        if len(cohorts) != 1:
+            raise ValueError(
+                "clone_worlds copies worlds within one cohort (worlds that started their episode "
+                f"together); worlds {named.tolist()} are in cohorts "
+                f"{owner[named].tolist()} (see n_cohorts)"
+            )
+        if len(src_w) == 0 or np.array_equal(src_w, dst_w):
+            return
+        c = self._cohorts[int(cohorts[0])]
+        rs, rd = row[src_w], row[dst_w]
+        copy_worlds(c.model, rs, rd, self._probe(c.model.n_worlds))
+        for field in (c.alive, c.ever, c.obs):
+            for a in field.values():
+                a[rd] = a[rs]
+
+    def _world_list(self, name: str, value: Any) -> np.ndarray:
+        arr = as_numeric_array(value)
+        if arr is not None and arr.ndim == 1 and arr.size == 0:
+            return np.zeros(0, dtype=np.intp)
+        if arr is None or arr.ndim != 1 or arr.dtype.kind not in "iu":
+            raise ValueError(
+                f"{name} must be a 1-d array of world indices, got {show_value(value)}"
+            )
+        bad = (arr < 0) | (arr >= self.num_worlds)
+        if bad.any():
+            raise ValueError(
+                f"{name} has world index {int(arr[bad][0])}; worlds are 0..{self.num_worlds - 1}"
+            )
+        return arr.astype(np.intp)
+
+    def _probe(self, n: int) -> dict[tuple, tuple[int, ...]]:
+        """The private array shapes of a model of ``n + 1`` worlds, reset and stepped once."""
+        if n not in self._probes:
+            if self._build is None:
+                raise ValueError(
+                    "clone_worlds needs the build function of the model (this env was given a "
+                    "model only)"
+                )
+            model = self._build(n + 1)
+            model.record_trace = False
+            model.reset(seed=list(range(n + 1)))
+            model.advance(
+                {
+                    r: np.broadcast_to(
+                        self._filler[r], (n + 1, g.n_agents, *self.action_shapes[r])
+                    ).astype(g.action_space.dtype)
+                    for r, g in self.groups.items()
+                }
+            )
+            model.metrics_step()  # lazy metrics, as copy_worlds computes them
+            self._probes[n] = private_array_shapes(model)
+        return self._probes[n]
 
     # -- step -----------------------------------------------------------------------------------
     def step(self, actions: Mapping[str, Any]) -> VectorStep:
