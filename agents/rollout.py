@@ -4,6 +4,12 @@
 policies and the scripts share: every world plays one episode from its seed, the evolved or
 evaluated role's actions come from one call over all worlds, the other roles from a background
 policy, and each world's return and end-of-episode metrics are kept as its episode ends.
+
+Callbacks (:mod:`heas_envs.core.callbacks`) given to :func:`play_episodes` hear of its
+episodes (one per world: ``on_episode_start`` for all after the reset, ``on_episode_end`` as
+each ends), of each call of ``act`` (``on_policy_start`` / ``on_policy_end``, ``name=None``),
+and of the env's steps and layers; the background's calls and the env's automatic resets of
+worlds that finished are not reported.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import torch
 from torch import nn
 
 import heas_envs
+from heas_envs.core.callbacks import Callback, CallbackList, StepHooks
 from heas_envs.env.background import (
     Background,
     background_actions,
@@ -51,6 +58,7 @@ def play_episodes(
     seeds: Sequence[int],
     background: Mapping[str, Any],
     metric_names: Sequence[str] = (),
+    callbacks: Callback | Sequence[Callback] | None = None,
 ) -> Episodes:
     """Play one episode in every world of ``worlds`` (world ``w`` seeded ``seeds[w]``).
 
@@ -61,8 +69,32 @@ def play_episodes(
         seeds: One seed per world; a random background draws from generators seeded alike.
         background: One policy per role (:func:`heas_envs.env.background.role_policies`).
         metric_names: End-of-episode metrics to keep (``worlds.episode_metrics()`` keys).
+        callbacks: Hooks told of the episodes, the calls of ``act``, the steps and layers (see
+            the module docs); registered on ``worlds`` for the call only.
     """
+    hooks = CallbackList(callbacks) if callbacks is not None else None
+    if not hooks:
+        return _play(worlds, role, act, seeds, background, metric_names, None)
+    env_hooks = StepHooks(hooks)
+    worlds.add_callback(env_hooks)
+    try:
+        return _play(worlds, role, act, seeds, background, metric_names, hooks)
+    finally:
+        worlds.remove_callback(env_hooks)
+
+
+def _play(
+    worlds: VectorWorldsEnv,
+    role: str,
+    act: Act,
+    seeds: Sequence[int],
+    background: Mapping[str, Any],
+    metric_names: Sequence[str],
+    hooks: CallbackList | None,
+) -> Episodes:
     obs, info = worlds.reset(seed=list(seeds))
+    if hooks is not None:
+        hooks.on_episode_start(worlds, np.arange(worlds.num_worlds))
     generators = [background_generator(s) for s in seeds]
     W, n = worlds.num_worlds, worlds.groups[role].n_agents
     returns = np.zeros((W, n))
@@ -72,7 +104,12 @@ def play_episodes(
     steps = 0
     while not done.all():
         batch = background_actions(worlds, background, obs, generators)
-        batch[role] = np.asarray(act(obs[role]))
+        if hooks is None:
+            batch[role] = np.asarray(act(obs[role]))
+        else:
+            hooks.on_policy_start(worlds, role, obs[role], None)
+            batch[role] = np.asarray(act(obs[role]))
+            hooks.on_policy_end(worlds, role, obs[role], batch[role], None)
         out = worlds.step(batch)
         live = ~done
         returns[live] += out.rewards[role][live]
@@ -83,6 +120,8 @@ def play_episodes(
             now = worlds.episode_metrics()
             for name in metrics:
                 metrics[name][ended] = now[name][ended]
+        if hooks is not None and ended.any():
+            hooks.on_episode_end(worlds, np.flatnonzero(ended))
         done |= ended
         obs = out.obs
     return Episodes(returns.sum(axis=1) / np.maximum(ever.sum(axis=1), 1), metrics, steps)
@@ -96,6 +135,7 @@ def evaluate(
     background: Background = "heuristic",
     env_params: dict[str, Any] | None = None,
     metric_names: Sequence[str] = (),
+    callbacks: Callback | Sequence[Callback] | None = None,
 ) -> Episodes:
     """Episodes of ``role`` of ``env_id`` played by ``policy``, one per seed, all at once.
 
@@ -108,6 +148,7 @@ def evaluate(
         background: The other roles' policy.
         env_params: Model parameters.
         metric_names: End-of-episode metrics to keep.
+        callbacks: Hooks, as for :func:`play_episodes`.
     """
     worlds = heas_envs.make_vec(env_id, num_worlds=len(seeds), **(env_params or {}))
     policies = role_policies(background, worlds.roles)
@@ -126,4 +167,4 @@ def evaluate(
 
     else:
         act = policy
-    return play_episodes(worlds, role, act, seeds, policies, metric_names)
+    return play_episodes(worlds, role, act, seeds, policies, metric_names, callbacks)

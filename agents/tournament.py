@@ -45,6 +45,16 @@ so the tables are the same on every back end. As always with ``"spawn"``, a scri
 process pool must start it under ``if __name__ == "__main__":``; pool workers end when the
 calling process dies, and so do the processes of a Ray started here.
 
+**Callbacks.** ``Tournament(..., callbacks=[...])`` (:mod:`heas_envs.core.callbacks`) hears
+of every batch's episodes (one per world: ``on_episode_start`` for all after the reset,
+``on_episode_end`` as each ends; the env's automatic resets of worlds that finished early are
+not reported), of every participant call (``on_policy_start`` / ``on_policy_end`` with the
+participant's name; background policies are not reported) and of the env's steps and layers.
+The runner hooks get the env the batch steps (``Scenario.make_vec``: maybe a wrapper), the step
+and layer hooks the :class:`~heas_envs.env.VectorWorldsEnv` under it. Callbacks observe and
+change no result. They run in the calling process only, so the ``"process"`` and ``"ray"``
+back ends refuse them.
+
 **Tables.** :class:`TournamentResults` holds ``episodes`` (one row per participant and
 episode: scenario, participant, episode, seed, return, steps, end-of-episode metrics),
 ``steps`` (every ``collect_period``-th step's metrics), ``scores`` (raw mean per scenario with
@@ -57,6 +67,7 @@ interquartile mean of normalised scores).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import math
@@ -71,6 +82,7 @@ import numpy as np
 
 from agents.participants import Participant
 from agents.store import MatchRecord, MatchStore
+from heas_envs.core.callbacks import Callback, CallbackList, StepHooks, as_callbacks
 from heas_envs.core.params import MAX_SEED
 from heas_envs.data.backends import BACKENDS, run_tasks
 from heas_envs.scenarios import Scenario
@@ -173,12 +185,19 @@ class _Background:
         return out
 
 
-def play_batch(batch: Batch) -> list[MatchRecord]:
+def play_batch(
+    batch: Batch, callbacks: Callback | Sequence[Callback] | None = None
+) -> list[MatchRecord]:
     """Play every episode of ``batch`` at once; one :class:`~agents.store.MatchRecord` per
     episode (in the batch's order).
 
     A participant's return in an episode is the summed reward of its seats' agents, averaged
     over those that lived (as :func:`agents.rollout.play_episodes`).
+
+    Args:
+        batch: The batch.
+        callbacks: Hooks told of the episodes, participant calls, steps and layers (see the
+            module docs); they change nothing in the records.
 
     Raises:
         ValueError: A scenario with a wrapper that has no batched version, or a participant
@@ -193,6 +212,23 @@ def play_batch(batch: Batch) -> list[MatchRecord]:
         raise ValueError(
             f"scenario {scenario.name!r} cannot be played as batched worlds: {err}"
         ) from None
+    hooks = CallbackList(callbacks) if callbacks is not None else None
+    if not hooks:
+        return _play_batch(batch, venv, None)
+    from heas_envs.data.collector import worlds_of
+
+    engine, env_hooks = worlds_of(venv), StepHooks(hooks)
+    engine.add_callback(env_hooks)
+    try:
+        return _play_batch(batch, venv, hooks)
+    finally:
+        engine.remove_callback(env_hooks)
+
+
+def _play_batch(batch: Batch, venv: Any, hooks: CallbackList | None) -> list[MatchRecord]:
+    scenario = batch.scenario
+    seeds = [int(s) for s in batch.seeds]
+    B = len(seeds)
     focal = scenario.focal
     assert focal is not None
     role = focal.role
@@ -203,6 +239,8 @@ def play_batch(batch: Batch) -> list[MatchRecord]:
     seats = (np.array(batch.episodes)[:, None] + np.arange(len(slots))[None, :]) % k
     shape = (B, n, *venv.action_shapes[role])
     obs, info = venv.reset(seed=seeds)
+    if hooks is not None:
+        hooks.on_episode_start(venv, np.arange(B))
     acts = [p.bind(venv, role, seeds) for p in batch.participants]
     background = _Background(venv, scenario, seeds)
     seat_index = [np.nonzero(seats == i) for i in range(k)]
@@ -220,7 +258,12 @@ def play_batch(batch: Batch) -> list[MatchRecord]:
         if rows is None:
             rows = np.zeros(shape)
         for participant, act, (b_idx, j_idx) in zip(batch.participants, acts, seat_index):
-            chosen = np.asarray(act(obs[role]))
+            if hooks is None:
+                chosen = np.asarray(act(obs[role]))
+            else:
+                hooks.on_policy_start(venv, role, obs[role], participant.name)
+                chosen = np.asarray(act(obs[role]))
+                hooks.on_policy_end(venv, role, obs[role], chosen, participant.name)
             if chosen.shape != shape:
                 raise ValueError(
                     f"participant {participant.name!r} returned actions of shape "
@@ -244,6 +287,8 @@ def play_batch(batch: Batch) -> list[MatchRecord]:
             now = venv.episode_metrics()
             for b in np.flatnonzero(ended).tolist():
                 final[b] = {key: _finite(v[b]) for key, v in now.items()}
+            if hooks is not None:
+                hooks.on_episode_end(venv, np.flatnonzero(ended))
         done |= ended
         obs = out.obs
     venv.close()
@@ -262,13 +307,13 @@ def play_batch(batch: Batch) -> list[MatchRecord]:
     return records
 
 
-def _worker_play(batch: Batch) -> list[MatchRecord]:
+def _worker_play(batch: Batch, callbacks: Sequence[Callback] = ()) -> list[MatchRecord]:
     """:func:`play_batch` in a worker process: one torch thread when a participant uses torch."""
     if any(p.kind in ("module", "sb3", "evo") for p in batch.participants):
         from agents.threads import set_torch_threads
 
         set_torch_threads()
-    return play_batch(batch)
+    return play_batch(batch, list(callbacks)) if callbacks else play_batch(batch)
 
 
 def _finite(value: Any) -> float | None:
@@ -360,6 +405,9 @@ class Tournament:
             :meth:`~Participant.heuristic` named ``"heuristic"`` and a
             :meth:`~Participant.random` named ``"random"`` are added when no participant of
             that kind is given.
+        callbacks: :class:`~heas_envs.core.callbacks.Callback` hooks (one, a list or
+            ``None``) told of every batch's episodes, participant calls, steps and layers
+            (see the module docs); in-process only (``backend="inprocess"``).
 
     Raises:
         ValueError: A bad argument (the message says which and what is accepted).
@@ -378,10 +426,18 @@ class Tournament:
         n_jobs: int | None = None,
         ray_address: str | None = None,
         baselines: Sequence[str] | None = None,
+        callbacks: Callback | Sequence[Callback] | None = None,
     ) -> None:
         self.scenarios = _check_scenarios(scenarios)
         self.mode = _choice("mode", mode, MODES)
         self.backend = _choice("backend", backend, BACKENDS)
+        self.callbacks = as_callbacks(callbacks)
+        if self.callbacks and self.backend != "inprocess":
+            raise ValueError(
+                f"callbacks run in the calling process only, so backend={self.backend!r} "
+                "cannot call them (its batches play in other processes); use "
+                "backend='inprocess' with callbacks, or no callbacks"
+            )
         self.episodes = _check_int("episodes", episodes, 1, 10**9)
         self.seed = _check_int("seed", seed, 0, MAX_SEED)
         self.collect_period = _check_int("collect_period", collect_period, 0, 10**9)
@@ -530,7 +586,9 @@ class Tournament:
             n_jobs = self.n_jobs if self._n_jobs_given else None
         try:
             run_tasks(
-                _worker_play,
+                functools.partial(_worker_play, callbacks=tuple(self.callbacks))
+                if self.callbacks
+                else _worker_play,
                 still_pending(),
                 finish,
                 backend=self.backend,

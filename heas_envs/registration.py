@@ -174,6 +174,7 @@ def make_vec(
     autoreset: str = "next_step",
     record_trace: bool = False,
     focal: tuple[str, int] | None = None,
+    callbacks: Any = None,
     **params: Any,
 ) -> VectorWorldsEnv:
     """Build ``num_worlds`` worlds of ``env_id`` stepped together as one array env.
@@ -187,6 +188,8 @@ def make_vec(
         autoreset: ``"next_step"`` or ``"same_step"`` (see :mod:`heas_envs.env.vector`).
         record_trace: Keep each step's per-layer trace.
         focal: ``(role, index)`` of an agent whose end ends its world's episode.
+        callbacks: :class:`~heas_envs.core.callbacks.Callback` hooks to register (one, a list
+            or ``None``; see :mod:`heas_envs.core.callbacks`).
         **params: Model parameters, as for :func:`make_parallel` (``max_cycles`` too).
 
     Raises:
@@ -211,6 +214,7 @@ def make_vec(
         autoreset=autoreset,
         focal=focal,
         record_trace=record_trace,
+        callbacks=callbacks,
     )
     venv.env_id = env_id
     venv.params = {**env.params, "max_steps": env.max_steps}

@@ -1,5 +1,6 @@
 """The hierarchy runtime: context, streams, agent groups, layers, models and specs."""
 
+from heas_envs.core.callbacks import Callback, CallbackList
 from heas_envs.core.context import Context
 from heas_envs.core.model import (
     Layer,
@@ -25,6 +26,8 @@ from heas_envs.core.stream import AgentGroup, Stream
 
 __all__ = [
     "AgentGroup",
+    "Callback",
+    "CallbackList",
     "Context",
     "Layer",
     "LayerSpec",

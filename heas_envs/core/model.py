@@ -97,6 +97,10 @@ class Model:
         self.cursor = 0  # index of the next layer to run within the tick
         self.trace: list[LayerTrace] = []
         self.record_trace = True
+        #: Layer hooks (a :class:`~heas_envs.core.callbacks.Callback`, or anything with
+        #: ``on_layer_start(model, index, layer)`` / ``on_layer_end``): called around every
+        #: layer run; ``None`` (the default) calls nothing. A vector env sets it.
+        self.callback: Any = None
         self._seeded = False
 
     # -- construction checks ----------------------------------------------------------------
@@ -198,11 +202,14 @@ class Model:
     def _run_layers(self, indices: Any, actions: Mapping[str, np.ndarray]) -> None:
         ctx = self.ctx
         tick = ctx.tick
+        cb = self.callback
         for i in indices:
             layer = self.layers[i]
             if not layer.runs_on(tick):
                 continue
             ctx.layer = i
+            if cb is not None:
+                cb.on_layer_start(self, i, layer)
             for s in layer.streams:
                 if tick % s.period:
                     continue
@@ -223,6 +230,8 @@ class Model:
                 self.trace.append(
                     LayerTrace(tick, layer.name, [s.name for s in layer.streams], metrics)
                 )
+            if cb is not None:
+                cb.on_layer_end(self, i, layer)
 
     def _end_tick(self) -> None:
         self.ctx.tick_completed = True

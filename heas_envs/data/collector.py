@@ -25,6 +25,13 @@ Agent reporters (``name -> reporter``):
 through its ``worlds``) or a scenario wrapper of either; strings are read from the worlds
 under any wrapper (the model's own observations, before observation noise).
 
+**As a callback.** A collector is a :class:`~heas_envs.core.callbacks.Callback`: registered
+on an env (``env.add_callback(dc)``, ``make_vec(..., callbacks=[dc])``) or given to a runner
+(``Tournament(..., callbacks=[dc])``, :func:`agents.rollout.play_episodes`), it collects what
+calling :meth:`~DataCollector.collect` by hand would: the started worlds after a ``reset()``
+(``collect(env, worlds=...)``; for a runner, after its reset) and, at the end of every
+``period``-th step, every world with the step's result (``collect(env, result=out)``).
+
 Where we differ from Mesa: rows carry a ``World`` (the index of the world in the batch) next to
 ``Step``; ``AgentID`` is the PettingZoo id ``"<role>_<i>"``; ``model_reporters=None`` records
 every per-step metric (Mesa records nothing), ``{}`` records none.
@@ -38,7 +45,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from heas_envs.core.params import show_value
+from heas_envs.core.callbacks import Callback
+from heas_envs.core.params import check_int, show_value
 from heas_envs.env.vector import VectorWorldsEnv
 
 if TYPE_CHECKING:
@@ -55,7 +63,7 @@ AgentReporter = str | Callable[[Any, str], Any]
 _OBS = re.compile(r"obs\[(\d{1,6})\]")
 
 
-class DataCollector:
+class DataCollector(Callback):
     """Model and agent reporters over batched worlds (see the module docs).
 
     Example:
@@ -66,6 +74,7 @@ class DataCollector:
         >>> out = env.step(env.heuristic_actions(obs))
         >>> dc.collect(env, step=1, result=out)
         >>> dc.get_model_vars_dataframe()  # index (Step, World), a column "price"
+        >>> env.add_callback(DataCollector({"price": "price.price"}))  # collects by itself
 
     Args:
         model_reporters: Name -> metric key or ``f(env) -> [B]``; ``None``: every per-step
@@ -73,10 +82,13 @@ class DataCollector:
         agent_reporters: Name -> ``"reward"``, ``"alive"``, ``"obs[k]"`` or
             ``f(env, role) -> [B, n_agents]``; ``None``: no agent rows.
         roles: The roles whose agents get rows (default: every role).
+        period: As a callback, collect at the end of every ``period``-th step (counted from
+            the last reset); resets are always collected.
 
     Raises:
         ValueError: A reporter that is neither a string nor callable, an unknown agent field,
-            a name taken by a row column (``Step``, ``World``, ``AgentID``), or bad roles.
+            a name taken by a row column (``Step``, ``World``, ``AgentID``), bad roles, or a
+            ``period`` that is not a positive integer.
     """
 
     def __init__(
@@ -84,7 +96,12 @@ class DataCollector:
         model_reporters: Mapping[str, ModelReporter] | None = None,
         agent_reporters: Mapping[str, AgentReporter] | None = None,
         roles: Sequence[str] | None = None,
+        *,
+        period: int = 1,
     ) -> None:
+        self.period = check_int("period", period, 1)
+        self._in_step = False
+        self._steps = 0
         self.model_reporters = _checked_reporters("model_reporters", model_reporters)
         self.agent_reporters = _checked_reporters("agent_reporters", agent_reporters) or {}
         for name, reporter in self.agent_reporters.items():
@@ -159,6 +176,25 @@ class DataCollector:
             self.model_rows.append(row)
         if self.agent_reporters:
             self._collect_agents(env, engine, steps, result, chosen)
+
+    # -- as a callback -----------------------------------------------------------------------
+    def on_episode_start(self, env: Any, worlds: np.ndarray) -> None:
+        """After a reset (not an automatic one, which the step's rows record): collect the
+        started worlds."""
+        if not self._in_step:
+            self._steps = 0
+            self.collect(env, worlds=worlds)
+
+    def on_step_start(self, env: Any, actions: dict[str, np.ndarray]) -> None:
+        """Note that a step is under way."""
+        self._in_step = True
+
+    def on_step_end(self, env: Any, result: Any) -> None:
+        """Collect every world with the step's result, every ``period``-th step."""
+        self._in_step = False
+        self._steps += 1
+        if self._steps % self.period == 0:
+            self.collect(env, result=result)
 
     def _collect_agents(
         self, env: Any, engine: VectorWorldsEnv, steps: list[int], result: Any, chosen: np.ndarray

@@ -13,6 +13,7 @@ from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec_wrapper
 from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
+from heas_envs.core.callbacks import Callback
 from heas_envs.core.model import LayerTrace, Model
 from heas_envs.core.params import check_int, check_seed, show_value
 from heas_envs.core.stream import AgentGroup
@@ -161,6 +162,22 @@ class HierarchicalParallelEnv(ParallelEnv):
     def slot(self, agent: str) -> tuple[str, int]:
         """The role of ``agent`` and its index among the role's slots."""
         return self._slot[self._known(agent)]
+
+    # -- callbacks ---------------------------------------------------------------------------
+    def add_callback(self, callback: Callback) -> None:
+        """Register ``callback`` on the world (:meth:`VectorWorldsEnv.add_callback`): its
+        hooks get the world, ``self.worlds``, as ``env`` (see :mod:`heas_envs.core.callbacks`).
+        """
+        self.worlds.add_callback(callback)
+
+    def remove_callback(self, callback: Callback) -> None:
+        """Unregister ``callback`` (:meth:`VectorWorldsEnv.remove_callback`)."""
+        self.worlds.remove_callback(callback)
+
+    @property
+    def callbacks(self) -> list[Callback]:
+        """The registered callbacks (a copy)."""
+        return self.worlds.callbacks
 
     def group(self, role: str) -> AgentGroup:
         """The agent group that defines ``role`` (its spaces, heuristic and slot count)."""

@@ -26,6 +26,11 @@ envs do, in one of two modes (``autoreset``):
 
 ``info["ended"]`` marks the worlds whose episode ended in the step, in both modes.
 
+**Callbacks.** ``callbacks=[...]`` or :meth:`VectorWorldsEnv.add_callback` registers
+:class:`~heas_envs.core.callbacks.Callback` hooks around episodes, steps and each layer of
+each cohort's model; :mod:`heas_envs.core.callbacks` gives the exact order. Without one,
+nothing is called.
+
 **Exact worlds.** World ``b`` reset with seed ``s_b`` follows bit for bit the trajectory of a
 single env reset with ``s_b`` under the same actions, through its automatic resets (each a
 reset without a seed, which continues the world's random stream), whatever ``B`` is and
@@ -58,6 +63,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from gymnasium import spaces
 
+from heas_envs.core.callbacks import Callback, CallbackList, as_callbacks
 from heas_envs.core.model import LayerTrace, Model, copy_worlds, private_array_shapes
 from heas_envs.core.params import check_int, show_value
 from heas_envs.core.random import WorldRandom, world_seeds
@@ -112,6 +118,26 @@ class _Cohort:
         self.obs: dict[str, np.ndarray] = {}
 
 
+class _LayerHook:
+    """A cohort model's layer hook: the env's callbacks, told each row's world."""
+
+    __slots__ = ("callbacks", "cohort")
+
+    def __init__(self, callbacks: CallbackList, cohort: _Cohort) -> None:
+        self.callbacks = callbacks
+        self.cohort = cohort
+
+    def _worlds(self) -> np.ndarray:
+        c = self.cohort
+        return np.where(c.current, c.worlds, -1)
+
+    def on_layer_start(self, model: Model, index: int, layer: Any) -> None:
+        self.callbacks.on_layer_start(model, index, layer, self._worlds())
+
+    def on_layer_end(self, model: Model, index: int, layer: Any) -> None:
+        self.callbacks.on_layer_end(model, index, layer, self._worlds())
+
+
 class VectorWorldsEnv:
     """``B`` worlds of one hierarchical model as one array env with automatic resets.
 
@@ -130,6 +156,8 @@ class VectorWorldsEnv:
         model: A model built already, used as the first cohort.
         record_trace: Keep the per-layer sub-step trace of the last step
             (:attr:`substep_trace`); off by default, it costs a metrics call per stream.
+        callbacks: :class:`~heas_envs.core.callbacks.Callback` hooks (one, a list or
+            ``None``), as :meth:`add_callback` registers them.
 
     Raises:
         ValueError: A bad number of worlds, ``max_steps`` or ``autoreset``, a model without
@@ -146,6 +174,7 @@ class VectorWorldsEnv:
         focal: tuple[str, int] | None = None,
         model: Model | None = None,
         record_trace: bool = False,
+        callbacks: Callback | Sequence[Callback] | None = None,
     ) -> None:
         self.num_worlds = check_int("num_worlds", num_worlds, 1)
         self.max_steps = check_int("max_steps", max_steps, 1)
@@ -201,6 +230,46 @@ class VectorWorldsEnv:
         self.single_env: Any = None
         self._token = object()  # marks this env's snapshots
         self._probes: dict[int, dict[tuple, tuple[int, ...]]] = {}  # for clone_worlds
+        #: The registered callbacks; ``None`` when there are none (the step pays nothing).
+        self._callbacks: CallbackList | None = None
+        for cb in as_callbacks(callbacks):
+            self.add_callback(cb)
+
+    # -- callbacks ----------------------------------------------------------------------------
+    @property
+    def callbacks(self) -> list[Callback]:
+        """The registered callbacks, in the order they are called (a copy)."""
+        return [] if self._callbacks is None else list(self._callbacks)
+
+    def add_callback(self, callback: Callback) -> None:
+        """Register ``callback`` (called after those registered before it); see
+        :mod:`heas_envs.core.callbacks` for when each hook is called.
+
+        Raises:
+            ValueError: ``callback`` is not a :class:`~heas_envs.core.callbacks.Callback`.
+        """
+        hooks = CallbackList() if self._callbacks is None else self._callbacks
+        hooks.append(callback)
+        self._callbacks = hooks
+        self._attach()
+
+    def remove_callback(self, callback: Callback) -> None:
+        """Unregister ``callback``.
+
+        Raises:
+            ValueError: ``callback`` is not registered.
+        """
+        if self._callbacks is None:
+            raise ValueError(f"{type(callback).__name__} {callback!r} is not a registered callback")
+        self._callbacks.remove(callback)
+        if not len(self._callbacks):
+            self._callbacks = None
+        self._attach()
+
+    def _attach(self) -> None:
+        """Give every cohort's model its layer hook (or none)."""
+        for c in self._cohorts:
+            c.model.callback = None if self._callbacks is None else _LayerHook(self._callbacks, c)
 
     # -- properties ---------------------------------------------------------------------------
     @property
@@ -288,6 +357,8 @@ class VectorWorldsEnv:
         self._cohorts = []
         self._start(np.arange(self.num_worlds), rngs)
         self._started = True
+        if self._callbacks is not None:
+            self._callbacks.on_episode_start(self, np.arange(self.num_worlds))
         return dict(self._gather("obs")), {"alive": self._copy(self._gather("alive"))}
 
     def _current_generators(self) -> list[np.random.Generator]:
@@ -319,8 +390,11 @@ class VectorWorldsEnv:
     def _start(self, worlds: np.ndarray, generators: Sequence[np.random.Generator]) -> None:
         """Reset ``worlds`` (sorted) together, continuing ``generators``, as a new cohort."""
         model = self._new_model(len(worlds))
+        model.callback = None  # layers run by the reset are part of it (not reported)
         model.reset(rng=WorldRandom.of(list(generators)))
         cohort = _Cohort(model, worlds, len(worlds) == self.num_worlds)
+        if self._callbacks is not None:
+            model.callback = _LayerHook(self._callbacks, cohort)
         ctx = model.ctx
         cohort.alive = {r: np.array(g.alive(ctx), dtype=bool) for r, g in self.groups.items()}
         cohort.ever = {r: a.copy() for r, a in cohort.alive.items()}
@@ -373,11 +447,14 @@ class VectorWorldsEnv:
         self._ended, self.population_changed = ended, changed
         for c in self._cohorts:
             c.model.record_trace = self._record_trace
+        self._attach()
 
     def _shared_memo(self) -> dict[int, Any]:
         """A deepcopy memo that keeps the immutable parts of the models (spaces) shared."""
         memo: dict[int, Any] = {}
         for c in self._cohorts:
+            if c.model.callback is not None:  # hooks are not state: copies get none
+                memo[id(c.model.callback)] = None
             for s in c.model.streams:
                 for value in vars(s).values():
                     if isinstance(value, spaces.Space):
@@ -500,6 +577,9 @@ class VectorWorldsEnv:
         pending = self._ended.copy() if self.autoreset == "next_step" else None
         batch = self._validated(actions, pending)
         self.population_changed = False  # set by any cohort's birth or death below
+        hooks = self._callbacks
+        if hooks is not None:
+            hooks.on_step_start(self, batch)
         # Everything below runs only on valid input.
         cohorts = self._cohorts
         if len(cohorts) == 1 and cohorts[0].identity and (pending is None or not pending.any()):
@@ -512,12 +592,19 @@ class VectorWorldsEnv:
             info["autoreset"] = pending
         out_obs, out_alive = dict(obs), self._copy(alive)  # obs arrays are new every step
         self._ended |= ended
+        if hooks is not None and ended.any():
+            hooks.on_episode_end(self, np.flatnonzero(ended))
         if self.autoreset == "same_step" and ended.any():
             info["final_obs"], info["final_alive"] = out_obs, out_alive
             self._restart(np.flatnonzero(ended))
             out_obs = dict(self._gather("obs"))
             out_alive = self._copy(self._gather("alive"))
-        return VectorStep(out_obs, rewards, terminated, truncated, out_alive, info)
+            if hooks is not None:
+                hooks.on_episode_start(self, np.flatnonzero(ended))
+        result = VectorStep(out_obs, rewards, terminated, truncated, out_alive, info)
+        if hooks is not None:
+            hooks.on_step_end(self, result)
+        return result
 
     def _step_cohorts(self, batch: dict[str, np.ndarray], pending: np.ndarray | None) -> tuple:
         """The general step: several cohorts, or worlds to reset first (``pending``)."""
@@ -529,6 +616,8 @@ class VectorWorldsEnv:
         running = list(self._cohorts)
         if pending is not None and pending.any():
             self._restart(np.flatnonzero(pending))
+            if self._callbacks is not None:
+                self._callbacks.on_episode_start(self, np.flatnonzero(pending))
         for c in running:
             if not c.current.any():
                 continue

@@ -16,6 +16,7 @@ their new cell. Total wealth is conserved exactly (integers).
 | Candidates | the agent's cellmates *at its turn* (below), as a list that starts at a uniformly drawn one and wraps around; the first ``n_candidates`` entries |
 | Reward | change of own wealth over the tick / ``initial_wealth`` (zero-sum: a tick's rewards add up to 0) |
 | State | every agent's observation, flattened |
+| Names | observation ``wealth``, ``cellmates``, ``turn``, ``candidate_0`` ... ``candidate_{K-1}`` (the flags), ``candidate_wealth_0`` ... ``candidate_wealth_{K-1}``; action ``give_to`` (the one Discrete choice); the agent group's ``observation_names`` and ``action_names`` |
 
 Layers and streams (a tick runs them in this order):
 
@@ -230,6 +231,14 @@ class Givers(AgentGroup):
         super().__init__(name, n_agents)
         self.initial_wealth, self.n_candidates = initial_wealth, n_candidates
         k = n_candidates
+        self.observation_names = (
+            "wealth",
+            "cellmates",
+            "turn",
+            *(f"candidate_{j}" for j in range(k)),
+            *(f"candidate_wealth_{j}" for j in range(k)),
+        )
+        self.action_names = ("give_to",)  # one Discrete choice
         high = np.concatenate(
             [[n_agents, max(n_agents - 1, 0) / k, 1.0], np.ones(k), np.full(k, n_agents)]
         ).astype(np.float32)

@@ -12,6 +12,7 @@ a risk trait, predators, movement, aggregator), grown from one patch into a meta
 | Manager observation | ``Box((8,))``: [0] own prey / ``carrying_capacity`` (clipped to [0, 10]), [1] predation pressure ``attack_rate`` * own predators / ``growth_rate`` (clipped to [0, 100]), [2] own climate anomaly of the last tick (in [-2, 2]), [3] habitat quality (in [0, 1]), [4] mean prey / ``carrying_capacity`` of the linked neighbours (0 without links; clipped to [0, 10]), [5] intact links / 2 (in [0, 1]), [6] sin and [7] cos of the coming tick's season phase ``2 pi tick / season_period`` |
 | Manager reward | the patch's prey biomass at the end of the tick / ``carrying_capacity`` |
 | State | every slot's observation, flattened |
+| Names | observation ``prey``, ``predation_pressure``, ``climate_anomaly``, ``habitat_quality``, ``neighbour_prey``, ``intact_links``, ``season_sin``, ``season_cos``; action ``risk``, ``dispersal`` (in index order: the manager group's ``observation_names`` and ``action_names``) |
 
 Layers and streams (a tick runs them in this order):
 
@@ -228,6 +229,17 @@ class Managers(AgentGroup):
         self.carrying_capacity, self.growth_rate = carrying_capacity, growth_rate
         self.attack_rate, self.climate_effect = attack_rate, climate_effect
         self.season_period = season_period
+        self.observation_names = (
+            "prey",
+            "predation_pressure",
+            "climate_anomaly",
+            "habitat_quality",
+            "neighbour_prey",
+            "intact_links",
+            "season_sin",
+            "season_cos",
+        )
+        self.action_names = ("risk", "dispersal")
         low = np.array([0, 0, -2, 0, 0, 0, -1, -1], dtype=np.float32)
         high = np.array(
             [DENSITY_CLIP, PRESSURE_CLIP, 2, 1, DENSITY_CLIP, 1, 1, 1], dtype=np.float32

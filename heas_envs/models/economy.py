@@ -15,18 +15,20 @@ offspring that inherit mutated utility weights.
 | Citizen reward | paid when a tick completes: ``sum_g w_g * log(1 + c_g) - effort_cost * effort ** 2`` with ``c_g`` the units of good ``g`` consumed this tick and ``w`` the citizen's heritable utility weights (on the simplex); 0 in the other steps of ``decision="layer"`` and for the newborn |
 | State | every slot's observation, flattened |
 
-Action of a citizen (``G = n_goods``, ``D = signal_dim``), by the sub-step that uses it:
+Action of a citizen (``G = n_goods``, ``D = signal_dim``), by the sub-step that uses it (the
+names, with ``i = 0 .. G-1`` a good and ``k = 0 .. D-1`` a signal component, are the citizen
+groups' ``action_names``; those of the observation table their ``observation_names``):
 
-| components | range | sub-step | meaning |
-|---|---|---|---|
-| ``[0, D)`` | [-1, 1] | broadcast | the signal vector sent to everyone |
-| ``[D, 2D)`` | [-1, 1] | broadcast | attention query, matched against the others' signals |
-| ``2D`` | [0, 1] | broadcast | focus: attention inverse temperature, times ``MAX_FOCUS`` (0 = uniform attention) |
-| ``[2D + 1, 2D + 1 + G)`` | [0, 1] | production | job scores; the job is the good with the highest score (ties: the lowest index) |
-| ``2D + 1 + G`` | [0, 1] | production | effort |
-| ``[2D + 2 + G, 2D + 2 + 2G)`` | [0, 1] | trade | declared preferences over goods (normalised to the simplex; all zero = uniform) |
-| ``2D + 2 + 2G`` | [0, 1] | trade | willingness to trade (0 keeps the holdings out of the market) |
-| ``[2D + 3 + 2G, 2D + 3 + 3G)`` | [0, 1] | consumption | share of each good's holdings consumed |
+| components | name | range | sub-step | meaning |
+|---|---|---|---|---|
+| ``[0, D)`` | ``signal_k`` | [-1, 1] | broadcast | the signal vector sent to everyone |
+| ``[D, 2D)`` | ``query_k`` | [-1, 1] | broadcast | attention query, matched against the others' signals |
+| ``2D`` | ``focus`` | [0, 1] | broadcast | focus: attention inverse temperature, times ``MAX_FOCUS`` (0 = uniform attention) |
+| ``[2D + 1, 2D + 1 + G)`` | ``job_score_i`` | [0, 1] | production | job scores; the job is the good with the highest score (ties: the lowest index) |
+| ``2D + 1 + G`` | ``effort`` | [0, 1] | production | effort |
+| ``[2D + 2 + G, 2D + 2 + 2G)`` | ``preference_i`` | [0, 1] | trade | declared preferences over goods (normalised to the simplex; all zero = uniform) |
+| ``2D + 2 + 2G`` | ``willingness`` | [0, 1] | trade | willingness to trade (0 keeps the holdings out of the market) |
+| ``[2D + 3 + 2G, 2D + 3 + 3G)`` | ``consume_i`` | [0, 1] | consumption | share of each good's holdings consumed |
 
 With ``decision="tick"`` one env step is a whole tick and every group uses its slice of the
 same action. With ``decision="layer"`` a tick takes four env steps (broadcast, production,
@@ -35,19 +37,19 @@ used.
 
 Observation of a citizen (zeros for dead and unborn slots):
 
-| components | range | meaning |
-|---|---|---|
-| ``[0, 4)`` | {0, 1} | active decision phase, one-hot: broadcast, production, trade, consumption (all 0 with ``decision="tick"``) |
-| ``[4, 4 + G)`` | [0, 100] | own holdings of each good in units (before the active sub-step; clipped) |
-| ``[4 + G, 4 + 2G)`` | [0, 1] | own utility weights (heritable, sum to 1) |
-| ``4 + 2G`` | [0, 1] | age / ``max_age`` |
-| ``5 + 2G`` | [0, 1] | hunger: consecutive hungry ticks / ``starvation_ticks`` |
-| ``[6 + 2G, 6 + 3G)`` | {0, 1} | own last job, one-hot (all 0 before the first) |
-| ``6 + 3G``, ``7 + 3G`` | [-1, 1] | sin and cos of the season phase ``2 pi tick / season_length`` |
-| ``[8 + 3G, 8 + 4G)`` | [0, 10] | last tick's yield per unit of effort of each job |
-| ``[8 + 4G, 8 + 5G)`` | [0, 10] | last market prices per unit of each good (mean over goods 1) |
-| ``[8 + 5G, 8 + 5G + D)`` | [-1, 1] | social signal: the attention-weighted mean of the others' signals |
-| ``8 + 5G + D`` | [0, 1] | population / ``max_population`` |
+| components | name | range | meaning |
+|---|---|---|---|
+| ``[0, 4)`` | ``phase_broadcast``, ``phase_production``, ``phase_trade``, ``phase_consumption`` | {0, 1} | active decision phase, one-hot: broadcast, production, trade, consumption (all 0 with ``decision="tick"``) |
+| ``[4, 4 + G)`` | ``holdings_i`` | [0, 100] | own holdings of each good in units (before the active sub-step; clipped) |
+| ``[4 + G, 4 + 2G)`` | ``weight_i`` | [0, 1] | own utility weights (heritable, sum to 1) |
+| ``4 + 2G`` | ``age`` | [0, 1] | age / ``max_age`` |
+| ``5 + 2G`` | ``hunger`` | [0, 1] | hunger: consecutive hungry ticks / ``starvation_ticks`` |
+| ``[6 + 2G, 6 + 3G)`` | ``last_job_i`` | {0, 1} | own last job, one-hot (all 0 before the first) |
+| ``6 + 3G``, ``7 + 3G`` | ``season_sin``, ``season_cos`` | [-1, 1] | sin and cos of the season phase ``2 pi tick / season_length`` |
+| ``[8 + 3G, 8 + 4G)`` | ``yield_i`` | [0, 10] | last tick's yield per unit of effort of each job |
+| ``[8 + 4G, 8 + 5G)`` | ``price_i`` | [0, 10] | last market prices per unit of each good (mean over goods 1) |
+| ``[8 + 5G, 8 + 5G + D)`` | ``social_signal_k`` | [-1, 1] | social signal: the attention-weighted mean of the others' signals |
+| ``8 + 5G + D`` | ``population`` | [0, 1] | population / ``max_population`` |
 
 Layers and streams (a tick runs them in this order; decision layers are L1, L3, L4 and L5):
 
@@ -504,6 +506,7 @@ class Citizens(AgentGroup):
         self.cfg = config
         self.layout = Layout.of(config.n_goods, config.signal_dim)
         self.observation_space, self.action_space = citizen_spaces(config)
+        self.observation_names, self.action_names = citizen_names(config)
         self._idle: np.ndarray | None = None
 
     # -- shared by the four groups ----------------------------------------------------------
@@ -615,6 +618,37 @@ class Citizens(AgentGroup):
     def _live_actions(actions: np.ndarray, live: LiveIndex) -> np.ndarray:
         """The actions of the live slots, ``[L, action_dim]`` float64, in ``live`` order."""
         return np.asarray(live.take(np.asarray(actions)), dtype=np.float64)
+
+
+def citizen_names(config: EconomyConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names of a citizen's observation features and action components, in index order
+    (the tables of the module docstring)."""
+    g, d = range(config.n_goods), range(config.signal_dim)
+    observation = (
+        *(f"phase_{p}" for p in ("broadcast", "production", "trade", "consumption")),
+        *(f"holdings_{i}" for i in g),
+        *(f"weight_{i}" for i in g),
+        "age",
+        "hunger",
+        *(f"last_job_{i}" for i in g),
+        "season_sin",
+        "season_cos",
+        *(f"yield_{i}" for i in g),
+        *(f"price_{i}" for i in g),
+        *(f"social_signal_{k}" for k in d),
+        "population",
+    )
+    action = (
+        *(f"signal_{k}" for k in d),
+        *(f"query_{k}" for k in d),
+        "focus",
+        *(f"job_score_{i}" for i in g),
+        "effort",
+        *(f"preference_{i}" for i in g),
+        "willingness",
+        *(f"consume_{i}" for i in g),
+    )
+    return observation, action
 
 
 def citizen_spaces(config: EconomyConfig) -> tuple[spaces.Box, spaces.Box]:

@@ -14,32 +14,35 @@ The HEAS paper's enterprise-regulation case study (``heas.experiments.enterprise
 | Government observation | ``Box((10,))``, see below |
 | Government reward | this tick's welfare (``agg.welfare``) |
 | State | every slot's observation, flattened |
+| Names | firm action ``output``, ``investment``, ``effort``; government action ``tax``, ``audit_intensity``, ``subsidy``, ``penalty_rate``; observations as in the tables below (the groups' ``observation_names`` and ``action_names``) |
 
 Firm observation (what the firm sees after a tick, before it decides the next one):
 
-| index | meaning | range |
-|---|---|---|
-| 0 | demand per firm, ``demand / 100`` (HEAS's ``demand / 100``), clipped | [0, 100] |
-| 1 | market price of the tick, clipped | [0, 10] |
-| 2 | price signal of the tick, clipped | [0, 10] |
-| 3 | own capacity (for the next tick) | [0, 100] |
-| 4 | own balance / 100, clipped | [-100, 100] |
-| 5 | own share of the tick's total output | [0, 1] |
-| 6 | tax (lump sum per firm and tick) | [0, 0.5] |
-| 7 | audit probability of the tick | [0, 1] |
-| 8 | subsidy per unit of compliant output (after the regime) | [0, 0.5] |
-| 9 | penalty rate (after the regime) | [0, 0.5] |
-| 10 | 1 if the firm leads in balance (the regulator's target next tick) | [0, 1] |
-| 11 | ``penalty_intensity`` (the target's extra penalty per unit violation) | [0, 10] |
-| 12 | 1 if the alliance was active this tick | [0, 1] |
-| 13 | ``costs`` (production cost per unit) | [0, 2] |
-| 14 | ``compliance_cost`` (per unit of output at full effort) | [0, 2] |
+| index | name | meaning | range |
+|---|---|---|---|
+| 0 | ``demand`` | demand per firm, ``demand / 100`` (HEAS's ``demand / 100``), clipped | [0, 100] |
+| 1 | ``price`` | market price of the tick, clipped | [0, 10] |
+| 2 | ``price_signal`` | price signal of the tick, clipped | [0, 10] |
+| 3 | ``capacity`` | own capacity (for the next tick) | [0, 100] |
+| 4 | ``balance`` | own balance / 100, clipped | [-100, 100] |
+| 5 | ``output_share`` | own share of the tick's total output | [0, 1] |
+| 6 | ``tax`` | tax (lump sum per firm and tick) | [0, 0.5] |
+| 7 | ``audit_prob`` | audit probability of the tick | [0, 1] |
+| 8 | ``subsidy`` | subsidy per unit of compliant output (after the regime) | [0, 0.5] |
+| 9 | ``penalty_rate`` | penalty rate (after the regime) | [0, 0.5] |
+| 10 | ``leader`` | 1 if the firm leads in balance (the regulator's target next tick) | [0, 1] |
+| 11 | ``penalty_intensity`` | ``penalty_intensity`` (the target's extra penalty per unit violation) | [0, 10] |
+| 12 | ``alliance`` | 1 if the alliance was active this tick | [0, 1] |
+| 13 | ``costs`` | ``costs`` (production cost per unit) | [0, 2] |
+| 14 | ``compliance_cost`` | ``compliance_cost`` (per unit of output at full effort) | [0, 2] |
 
-Government observation: 0 mean firm profit of the tick (clipped to [-10, 10]), 1 compliance
-[0, 1], 2 welfare (clipped to [-10, 10]), 3 profit variance so far (clipped to [0, 100]),
-4-7 its current settings as action shares (tax / 0.5, audit intensity, subsidy / 0.5,
-penalty / 0.5) [0, 1], 8 demand per firm (clipped to [0, 100]), 9 is 1 when its next action
-is applied (the next tick is a multiple of ``government_period``).
+Government observation: 0 ``mean_profit``, mean firm profit of the tick (clipped to
+[-10, 10]), 1 ``compliance`` [0, 1], 2 ``welfare`` (clipped to [-10, 10]), 3
+``profit_variance``, profit variance so far (clipped to [0, 100]), 4-7 ``tax``,
+``audit_intensity``, ``subsidy``, ``penalty_rate``: its current settings as action shares
+(tax / 0.5, audit intensity, subsidy / 0.5, penalty / 0.5) [0, 1], 8 ``demand``, demand per
+firm (clipped to [0, 100]), 9 ``acts_next``, 1 when its next action is applied (the next
+tick is a multiple of ``government_period``).
 
 Layers and streams (a tick runs them in this order):
 
@@ -253,6 +256,19 @@ class Government(AgentGroup):
         super().__init__(name, 1)
         self.period = period
         self._policy = GovernmentPolicy(name, regime, tax, audit_intensity, subsidy, penalty_rate)
+        self.observation_names = (
+            "mean_profit",
+            "compliance",
+            "welfare",
+            "profit_variance",
+            "tax",
+            "audit_intensity",
+            "subsidy",
+            "penalty_rate",
+            "demand",
+            "acts_next",
+        )
+        self.action_names = ("tax", "audit_intensity", "subsidy", "penalty_rate")
         low = np.array([-10, 0, -10, 0, 0, 0, 0, 0, 0, 0], dtype=np.float32)
         high = np.array([10, 1, 10, 100, 1, 1, 1, 1, 100, 1], dtype=np.float32)
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
@@ -442,6 +458,24 @@ class Firms(AgentGroup):
             ],
             dtype=np.float32,
         )
+        self.observation_names = (
+            "demand",
+            "price",
+            "price_signal",
+            "capacity",
+            "balance",
+            "output_share",
+            "tax",
+            "audit_prob",
+            "subsidy",
+            "penalty_rate",
+            "leader",
+            "penalty_intensity",
+            "alliance",
+            "costs",
+            "compliance_cost",
+        )
+        self.action_names = ("output", "investment", "effort")
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
         self.action_space = spaces.Box(0.0, 1.0, shape=(3,), dtype=np.float32)
 

@@ -6,13 +6,14 @@ The HEAS quickstart (a price producer and a trading policy) grown into a multi-a
 |---|---|
 | Id | ``heas_envs/Market-v0`` (``heas_envs.make_parallel``; ``gymnasium.make`` gives one trader) |
 | Agents | ``trader_0`` ... ``trader_{n_traders-1}``; ``regulator_0`` (with ``regulator=True``) |
-| Trader action | ``Box(-1, 1, (1,))``: change of position, times ``max_trade`` |
-| Trader observation | ``Box((window + 3,))``: the last ``window`` log returns (clipped to [-1, 1]), own position / ``max_position``, own profit / ``start_price`` (clipped to [-1000, 1000]), tax / ``max_tax`` |
+| Trader action | ``Box(-1, 1, (1,))``: ``trade``, change of position, times ``max_trade`` |
+| Trader observation | ``Box((window + 3,))``: ``return_lag_{window}`` ... ``return_lag_1``, the last ``window`` log returns, oldest first (clipped to [-1, 1]); ``position``, own position / ``max_position``; ``profit``, own profit / ``start_price`` (clipped to [-1000, 1000]); ``tax``, tax / ``max_tax`` |
 | Trader reward | change of marked-to-market profit minus trading costs and tax, in units of ``start_price`` |
-| Regulator action | ``Box(0, 1, (1,))``: transaction tax, times ``max_tax``; applied every ``regulator_period`` ticks |
-| Regulator observation | ``Box((5,))``: realised volatility / ``vol_target`` (clipped to [0, 10]), volume / (``n_traders`` * ``max_trade``), tax / ``max_tax``, net order flow / (``n_traders`` * ``max_trade``), 1 on ticks where its action is applied |
+| Regulator action | ``Box(0, 1, (1,))``: ``tax``, transaction tax, times ``max_tax``; applied every ``regulator_period`` ticks |
+| Regulator observation | ``Box((5,))``: ``volatility``, realised volatility / ``vol_target`` (clipped to [0, 10]); ``volume``, volume / (``n_traders`` * ``max_trade``); ``tax``, tax / ``max_tax``; ``order_flow``, net order flow / (``n_traders`` * ``max_trade``); ``acts_now``, 1 on ticks where its action is applied |
 | Regulator reward | tax revenue / ``start_price`` minus ``stability_weight`` * abs(log return) |
 | State | every slot's observation, flattened |
+| Names | the ``code`` names above, in order, are the groups' ``observation_names`` and ``action_names`` |
 
 Layers and streams (a tick runs them in this order):
 
@@ -128,6 +129,13 @@ class Traders(AgentGroup):
         super().__init__(name, n_agents)
         self.start_price, self.max_trade, self.max_position = start_price, max_trade, max_position
         self.cost, self.max_tax, self.window = cost, max_tax, window
+        self.observation_names = (
+            *(f"return_lag_{window - i}" for i in range(window)),
+            "position",
+            "profit",
+            "tax",
+        )
+        self.action_names = ("trade",)
         low = np.array([-1.0] * window + [-1.0, -PNL_CLIP, 0.0], dtype=np.float32)
         high = np.array([1.0] * window + [1.0, PNL_CLIP, 1.0], dtype=np.float32)
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
@@ -237,6 +245,8 @@ class Regulator(AgentGroup):
             vol_target,
             stability_weight,
         )
+        self.observation_names = ("volatility", "volume", "tax", "order_flow", "acts_now")
+        self.action_names = ("tax",)
         self.observation_space = spaces.Box(
             np.array([0, 0, 0, -1, 0], dtype=np.float32),
             np.array([10, 1, 1, 1, 1], dtype=np.float32),

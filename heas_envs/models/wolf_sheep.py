@@ -14,6 +14,7 @@ fixed pools of ``max_animals`` slots per species (struct of arrays with an alive
 | Observation | ``Box((5,))``: sheep / ``initial_sheep`` and wolves / ``initial_wolves`` (each clipped to [0, 10]; a zero initial count counts as 1), share of grown grass patches in [0, 1], mean sheep energy / (2 * ``sheep_gain_from_food``) and mean wolf energy / (2 * ``wolf_gain_from_food``) (each clipped to [0, 10]; 0 without animals) |
 | Reward | sheep alive after the tick / ``initial_sheep`` (a zero initial count counts as 1), minus ``extinction_penalty`` for each species that dies out in this tick (once: extinction is final) |
 | State | the ranger's observation |
+| Names | observation ``sheep``, ``wolves``, ``grass``, ``sheep_energy``, ``wolf_energy``; action ``harvest``, ``grazing`` (in index order: the ranger group's ``observation_names`` and ``action_names``) |
 
 Layers and streams (a tick runs them in this order):
 
@@ -321,6 +322,8 @@ class Ranger(AgentGroup):
         self.sheep_energy_scale = max(2.0 * sheep_gain_from_food, 1.0)
         self.wolf_energy_scale = max(2.0 * wolf_gain_from_food, 1.0)
         self.max_harvest_rate, self.extinction_penalty = max_harvest_rate, extinction_penalty
+        self.observation_names = ("sheep", "wolves", "grass", "sheep_energy", "wolf_energy")
+        self.action_names = ("harvest", "grazing")
         high = np.array([RATIO_CLIP, RATIO_CLIP, 1.0, RATIO_CLIP, RATIO_CLIP], dtype=np.float32)
         self.observation_space = spaces.Box(np.zeros(5, dtype=np.float32), high, dtype=np.float32)
         self.action_space = spaces.Box(0.0, 1.0, shape=(2,), dtype=np.float32)

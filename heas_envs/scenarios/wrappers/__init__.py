@@ -2,13 +2,15 @@
 
 One wrapper per module, named verb + target: :class:`OverrideParams`, :class:`ShockSchedule`,
 :class:`NoisyObservations`, :class:`DelayActions`, :class:`BackgroundPopulation`,
-:class:`ObjectiveReward`. :data:`WRAPPERS` holds them by name; :func:`apply_wrapper` builds
-one from a :class:`WrapperSpec` over a parallel env or batched worlds.
+:class:`ObjectiveReward`, :class:`GrantSensorsActuators`. :data:`WRAPPERS` holds them by name;
+:func:`apply_wrapper` builds one from a :class:`WrapperSpec` over a parallel env or batched
+worlds.
 """
 
 from heas_envs.scenarios.wrappers.background_population import BackgroundPopulation
 from heas_envs.scenarios.wrappers.base import ScenarioWrapper, VectorScenarioWrapper, WrapperSpec
 from heas_envs.scenarios.wrappers.delay_actions import DelayActions
+from heas_envs.scenarios.wrappers.grant_sensors_actuators import GrantSensorsActuators
 from heas_envs.scenarios.wrappers.noisy_observations import NoisyObservations
 from heas_envs.scenarios.wrappers.objective_reward import ObjectiveReward
 from heas_envs.scenarios.wrappers.override_params import OverrideParams
@@ -28,6 +30,7 @@ __all__ = [
     "WRAPPERS",
     "BackgroundPopulation",
     "DelayActions",
+    "GrantSensorsActuators",
     "NoisyObservations",
     "ObjectiveReward",
     "OverrideParams",

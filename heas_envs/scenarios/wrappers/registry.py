@@ -9,6 +9,7 @@ from heas_envs.env.vector import VectorWorldsEnv
 from heas_envs.scenarios.wrappers.background_population import BackgroundPopulation
 from heas_envs.scenarios.wrappers.base import ScenarioWrapper, VectorScenarioWrapper, WrapperSpec
 from heas_envs.scenarios.wrappers.delay_actions import DelayActions
+from heas_envs.scenarios.wrappers.grant_sensors_actuators import GrantSensorsActuators
 from heas_envs.scenarios.wrappers.noisy_observations import NoisyObservations
 from heas_envs.scenarios.wrappers.objective_reward import ObjectiveReward
 from heas_envs.scenarios.wrappers.override_params import OverrideParams
@@ -24,6 +25,7 @@ WRAPPERS: dict[str, type[ScenarioWrapper]] = {
         DelayActions,
         BackgroundPopulation,
         ObjectiveReward,
+        GrantSensorsActuators,
     )
 }
 
@@ -76,7 +78,7 @@ def apply_wrapper(env: Any, spec: WrapperSpec | Any) -> Any:
     Raises:
         ValueError: An invalid spec, or arguments that do not fit ``env``.
         NotImplementedError: ``env`` is batched and the wrapper has no batched version
-            (``DelayActions``, ``BackgroundPopulation``).
+            (``DelayActions``, ``BackgroundPopulation``, ``GrantSensorsActuators``).
     """
     spec = WrapperSpec.coerce(spec)
     cls = wrapper_class(spec.name)
