@@ -11,7 +11,9 @@ play a background policy.
 Fitness is one or more objectives, each ``(name, sense)``: ``"return"`` (the mean episode
 return of the role's agents, over the slots that lived) or an end-of-episode metric of the
 model (``"aggregate.mean_biomass"``, see ``venv.episode_metrics()``), averaged over the
-episodes; ``sense`` is ``"max"`` or ``"min"``.
+episodes; ``sense`` is ``"max"`` or ``"min"``. The reward behind ``"return"`` is the env's,
+or, given a ``reward_objective`` (an :class:`~heas_envs.scenarios.Objective` of the role), the
+objective's: the rollout worlds are wrapped by ``ObjectiveReward``.
 
 Evaluation uses only the episode seeds, so a candidate's fitness does not depend on the
 batch it is in: serial runs and runs with Ray actors (``num_actors``) give the same results.
@@ -40,7 +42,7 @@ from agents.rollout import play_episodes
 from agents.runs import new_run_dir
 from agents.threads import set_torch_threads
 from heas_envs.env.background import Background, role_policies
-from heas_envs.env.vector import VectorWorldsEnv
+from heas_envs.scenarios.objective import Objective
 
 SENSES = ("max", "min")
 
@@ -62,9 +64,14 @@ class BatchedRolloutProblem(NEProblem):
         env_params: Model parameters.
         initial_bounds: The range of the initial parameters EvoTorch samples.
         num_actors: EvoTorch's Ray actors (``None`` or 0: evaluate in this process).
+        reward_objective: The role's reward objective (an :class:`~heas_envs.scenarios.
+            Objective` of ``role``, or its ``to_dict()``): the ``"return"`` fitness is the
+            return of its reward instead of the env's. Not to be confused with
+            ``objectives``, the fitness criteria.
 
     Raises:
-        ValueError: An unknown role, objective or sense, or bad seeds.
+        ValueError: An unknown role, objective or sense, bad seeds, or a reward objective of
+            another role or that does not fit the env.
     """
 
     def __init__(
@@ -79,10 +86,21 @@ class BatchedRolloutProblem(NEProblem):
         env_params: dict[str, Any] | None = None,
         initial_bounds: tuple[float, float] = (-0.1, 0.1),
         num_actors: int | None = None,
+        reward_objective: Objective | dict[str, Any] | None = None,
     ) -> None:
         probe = heas_envs.make_parallel(env_id, **(env_params or {}))
         if role not in probe.roles:
             raise ValueError(f"unknown role {role!r} of {env_id}; roles are {probe.roles}")
+        if reward_objective is not None:
+            if not isinstance(reward_objective, Objective):
+                reward_objective = Objective.from_dict(reward_objective)
+            if reward_objective.role != role:
+                raise ValueError(
+                    f"reward_objective is the objective of role {reward_objective.role!r}; "
+                    f"give one of the evolved role {role!r}"
+                )
+            reward_objective.wrap(probe)  # checks its roles, slots and metric keys
+        self.reward_objective = reward_objective
         probe.reset_arrays(seed=0)
         known = ["return", *probe.episode_metrics()]
         objectives = [tuple(o) for o in objectives]
@@ -103,7 +121,7 @@ class BatchedRolloutProblem(NEProblem):
         self.background = role_policies(background, probe.roles)
         group = probe.group(role)
         self.observation_space, self.action_space = group.observation_space, group.action_space
-        self._worlds: dict[int, VectorWorldsEnv] = {}
+        self._worlds: dict[int, Any] = {}
         self.episodes_played = 0
         self.agent_steps = 0
         senses = [s for _, s in objectives]
@@ -174,11 +192,14 @@ class BatchedRolloutProblem(NEProblem):
         out_t = torch.as_tensor(fitness, dtype=torch.float32)
         return out_t[:, 0] if len(self.objectives) == 1 else out_t
 
-    def _venv(self, n_worlds: int) -> VectorWorldsEnv:
+    def _venv(self, n_worlds: int) -> Any:
+        """``n_worlds`` batched worlds (a ``VectorWorldsEnv``, wrapped by the reward
+        objective if there is one), built once per size."""
         if n_worlds not in self._worlds:
-            self._worlds[n_worlds] = heas_envs.make_vec(
-                self.env_id, num_worlds=n_worlds, **self.env_params
-            )
+            venv = heas_envs.make_vec(self.env_id, num_worlds=n_worlds, **self.env_params)
+            if self.reward_objective is not None:
+                venv = self.reward_objective.wrap(venv)
+            self._worlds[n_worlds] = venv
         return self._worlds[n_worlds]
 
     def __getstate__(self) -> dict[str, Any]:
@@ -284,12 +305,14 @@ def train_evo(
     resume: str | Path | None = None,
     progress: bool = False,
     threads: int | None = None,
+    reward_objective: Objective | dict[str, Any] | None = None,
 ) -> EvoResult:
     """Evolve the policy of ``role`` of ``env_id``; log, checkpoint and keep a hall of fame.
 
     Args:
-        env_id, role, objectives, episodes, env_params, policy_kwargs, num_actors: As for
-            :class:`BatchedRolloutProblem` (episode seeds ``0 .. episodes - 1``).
+        env_id, role, objectives, episodes, env_params, policy_kwargs, num_actors,
+            reward_objective: As for :class:`BatchedRolloutProblem` (episode seeds
+            ``0 .. episodes - 1``); the reward objective is recorded in ``args.json``.
         algo: One of :data:`ALGORITHMS` (``GA`` for several objectives).
         generations: Generations to run (in all, counting those of a resumed run).
         popsize: Population size.
@@ -320,6 +343,7 @@ def train_evo(
         "env_params": env_params or {},
         "policy_kwargs": policy_kwargs or {},
         "num_actors": num_actors,
+        "reward_objective": None,
     }
     for name, value, low in (("generations", generations, 1), ("popsize", popsize, 2)):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
@@ -346,7 +370,10 @@ def train_evo(
             env_params=env_params,
             policy_kwargs=policy_kwargs,
             num_actors=num_actors,
+            reward_objective=reward_objective,
         )
+        if problem.reward_objective is not None:
+            arguments["reward_objective"] = problem.reward_objective.to_dict()
         kwargs: dict[str, Any] = {}
         if center is not None:
             kwargs["center_init"] = torch.as_tensor(center, dtype=torch.float32)

@@ -45,7 +45,7 @@ from heas_envs.env.background import (
     background_generator,
     role_policies,
 )
-from heas_envs.env.vector import VectorWorldsEnv
+from heas_envs.scenarios.objective import Objective
 
 
 class SharedRoleVecEnv(VecEnv):
@@ -59,6 +59,11 @@ class SharedRoleVecEnv(VecEnv):
         background: The policy of the other roles and of unseated agents: ``"heuristic"``,
             ``"random"``, a function of one role's observations ``[B, n_agents, *obs]``, or a
             mapping by role (as for :class:`heas_envs.SingleAgentEnv`).
+        reward_objective: The trained role's objective (:class:`~heas_envs.scenarios.
+            Objective` of ``role``, or its ``to_dict()``): the seats get its reward instead of
+            the env's (the worlds are wrapped by ``ObjectiveReward``). Only ``negate``
+            objectives: the worlds reset in the same step, where the metrics of an ended
+            world are already the next episode's.
         **params: Model parameters.
 
     ``seed(s)`` (SB3 calls it when given a seed) seeds world ``b`` with ``s + b * seats`` (the
@@ -66,7 +71,8 @@ class SharedRoleVecEnv(VecEnv):
     generator per world seeded alike.
 
     Raises:
-        ValueError: An unknown role, a bad number of seats or worlds, or a bad parameter.
+        ValueError: An unknown role, a bad number of seats or worlds, or a bad parameter; a
+            reward objective of another role, or one of metrics.
     """
 
     def __init__(
@@ -76,13 +82,17 @@ class SharedRoleVecEnv(VecEnv):
         num_worlds: int = 8,
         seats: int | None = None,
         background: Background = "heuristic",
+        reward_objective: Objective | dict[str, Any] | None = None,
         **params: Any,
     ) -> None:
-        self.worlds: VectorWorldsEnv = heas_envs.make_vec(
+        self.worlds: Any = heas_envs.make_vec(
             env_id, num_worlds=num_worlds, autoreset="same_step", **params
         )
         if role not in self.worlds.groups:
             raise ValueError(f"unknown role {role!r} of {env_id}; roles are {self.worlds.roles}")
+        self.reward_objective = sb3_objective(reward_objective, role)
+        if self.reward_objective is not None:
+            self.worlds = self.reward_objective.wrap(self.worlds)
         self.role = role
         group = self.worlds.groups[role]
         if seats is None:
@@ -229,6 +239,32 @@ class SharedRoleVecEnv(VecEnv):
         return [indices] if isinstance(indices, int) else list(indices)
 
 
+def sb3_objective(objective: Objective | dict[str, Any] | None, role: str) -> Objective | None:
+    """``objective`` (an :class:`~heas_envs.scenarios.Objective` or its ``to_dict()``) checked
+    for training ``role`` with SB3.
+
+    Raises:
+        ValueError: An objective of another role, or a ``metrics`` objective (SB3's worlds
+            reset in the same step, where an ended world's metrics are the next episode's).
+    """
+    if objective is None:
+        return None
+    if not isinstance(objective, Objective):
+        objective = Objective.from_dict(objective)
+    if objective.role != role:
+        raise ValueError(
+            f"reward_objective is the objective of role {objective.role!r}; give one of the "
+            f"trained role {role!r}"
+        )
+    if objective.metrics is not None:
+        raise ValueError(
+            "train_sb3 takes only negate objectives (Objective(role, negate=...)): its worlds "
+            "reset in the same step (autoreset='same_step'), where the metrics of an ended "
+            "world are already the next episode's; train a metrics objective with train_evo"
+        )
+    return objective
+
+
 # -- our module as SB3's actor ---------------------------------------------------------------------
 class _ActorCriticExtractor(nn.Module):
     """SB3's ``mlp_extractor``: our actor's body for the policy latent, an MLP for the value."""
@@ -367,6 +403,7 @@ def train_sb3(
     tensorboard: bool = True,
     progress_bar: bool = False,
     threads: int | None = None,
+    reward_objective: Objective | dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train ``role`` of ``env_id`` with SB3 on batched worlds, parameter sharing over seats.
 
@@ -388,12 +425,16 @@ def train_sb3(
         tensorboard: Log to TensorBoard in ``<run_dir>/tb``.
         progress_bar: Show SB3's progress bar.
         threads: Torch threads (default 1, or ``HEAS_TORCH_THREADS``).
+        reward_objective: The role's objective, trained on instead of the env's reward (an
+            :class:`~heas_envs.scenarios.Objective` of ``role`` with ``negate``; see
+            :class:`SharedRoleVecEnv`); recorded in ``args.json``.
 
     Returns:
         A :class:`TrainResult`.
 
     Raises:
-        ValueError: An unknown algorithm, role or parameter, or a bad budget.
+        ValueError: An unknown algorithm, role or parameter, a bad budget, or a reward
+            objective SB3 cannot train on.
     """
     import stable_baselines3
     from stable_baselines3.common.callbacks import CheckpointCallback
@@ -416,12 +457,15 @@ def train_sb3(
         "algo_kwargs": algo_kwargs or {},
         "actor_kwargs": actor_kwargs or {},
     }
+    objective = sb3_objective(reward_objective, role)
+    arguments["reward_objective"] = objective.to_dict() if objective is not None else None
     env = SharedRoleVecEnv(
         env_id,
         role,
         num_worlds=num_worlds,
         seats=seats,
         background=background,
+        reward_objective=objective,
         **(env_params or {}),
     )
     arguments["seats"] = env.seats

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
 from heas_envs.cli import UsageError, _Parser, parse_params, register_command
+from heas_envs.scenarios.objective import Objective
 
 
 @dataclass
@@ -57,6 +58,10 @@ class SB3Args:
     """torch threads (0: HEAS_TORCH_THREADS or 1)"""
     eval_episodes: int = 10
     """held-out episodes (seeds 10000, 10001, ...) to compare the policy with the heuristic and random play (0: none)"""
+    reward_negate: str = ""
+    """train on this role's reward negated instead of the env's reward (empty: the env's reward)"""
+    reward_metric: list[str] = field(default_factory=list)
+    """train on a weighted sum of per-step metrics, KEY=WEIGHT (repeatable); SB3 refuses it (its worlds reset in the same step)"""
 
 
 @dataclass
@@ -91,6 +96,10 @@ class EvoArgs:
     """show a progress bar over generations"""
     threads: int = 0
     """torch threads (0: HEAS_TORCH_THREADS or 1)"""
+    reward_negate: str = ""
+    """evolve on this role's reward negated instead of the env's reward: the return fitness is its return (empty: the env's reward)"""
+    reward_metric: list[str] = field(default_factory=list)
+    """evolve on a weighted sum of per-step metrics, KEY=WEIGHT (repeatable): the return fitness is its return"""
 
 
 def field_docs(cls: type) -> dict[str, str]:
@@ -152,6 +161,31 @@ def _key_json(items: Sequence[str], option: str) -> dict[str, Any]:
     return out
 
 
+def reward_objective(role: str, negate: str, metric: Sequence[str]) -> Objective | None:
+    """The :class:`~heas_envs.scenarios.Objective` of ``role`` that ``--reward-negate`` and
+    ``--reward-metric KEY=WEIGHT`` ask for (``None`` when neither is given).
+
+    Raises:
+        UsageError: Both are given, or a metric is not KEY=WEIGHT with a number.
+    """
+    if negate and metric:
+        raise UsageError("give --reward-negate or --reward-metric, not both")
+    if negate:
+        return Objective(role, negate=negate)
+    if not metric:
+        return None
+    weights: dict[str, float] = {}
+    for item in metric:
+        key, sep, text = item.partition("=")
+        try:
+            weights[key] = float(text)
+        except ValueError:
+            sep = ""
+        if not sep or not key:
+            raise UsageError(f"--reward-metric takes KEY=WEIGHT (a number), got {item!r}")
+    return Objective(role, metrics=weights)
+
+
 def run_sb3(args: SB3Args) -> int:
     """Train, save and (optionally) evaluate as ``args`` says; print a summary."""
     from agents.rollout import evaluate
@@ -164,6 +198,7 @@ def run_sb3(args: SB3Args) -> int:
             "--total-timesteps and --num-worlds must be >= 1, --seats and --eval-episodes >= 0"
         )
     params = parse_params(args.env_id, args.param)
+    objective = reward_objective(args.role, args.reward_negate, args.reward_metric)
     result = train_sb3(
         args.env_id,
         args.role,
@@ -180,6 +215,7 @@ def run_sb3(args: SB3Args) -> int:
         tensorboard=args.tensorboard,
         progress_bar=args.progress,
         threads=args.threads or None,
+        reward_objective=objective,
     )
     print(f"run directory: {result.run_dir}")
     print(f"empty seat-steps: {result.empty_share:.1%}")
@@ -230,6 +266,7 @@ def run_evo(args: EvoArgs) -> int:
         resume=args.resume or None,
         progress=args.progress,
         threads=args.threads or None,
+        reward_objective=reward_objective(args.role, args.reward_negate, args.reward_metric),
     )
     print(result.log.tail(5).to_string(index=False))
     print(f"run directory: {result.run_dir}")

@@ -7,6 +7,7 @@ wrappers (:mod:`heas_envs.scenarios.wrappers`) change a model without editing it
 background policies and pools are in :mod:`heas_envs.scenarios.policies`.
 """
 
+from heas_envs.scenarios.objective import Objective
 from heas_envs.scenarios.policies import (
     BACKGROUND_POLICIES,
     POLICY_POOLS,
@@ -39,6 +40,7 @@ __all__ = [
     "DelayActions",
     "Focal",
     "NoisyObservations",
+    "Objective",
     "ObjectiveReward",
     "OverrideParams",
     "Scenario",

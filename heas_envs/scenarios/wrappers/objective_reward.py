@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from heas_envs.core.params import show_value
 from heas_envs.env.vector import VectorStep
+from heas_envs.scenarios.objective import Objective
 from heas_envs.scenarios.wrappers.base import (
     ScenarioWrapper,
     VectorScenarioWrapper,
-    check_slots,
-    check_slots_in,
     engine_of,
-    group_of,
     probe_model,
 )
-
-#: How another role's rewards are reduced to one number before negation.
-REDUCTIONS = ("mean", "sum")
 
 
 class ObjectiveReward(ScenarioWrapper):
     """The reward of ``role``'s agents (all, or ``slots``) replaced by an objective.
+
+    The wrapper applies an :class:`~heas_envs.scenarios.Objective` (``Objective(role,
+    metrics, negate, slots, reduce)``; :meth:`Objective.wrap` builds this wrapper).
 
     Two objectives, give exactly one:
 
@@ -76,7 +72,8 @@ class ObjectiveReward(ScenarioWrapper):
     ) -> None:
         self.require_env(env)
         args = self.check_args(role, metrics, negate, slots, reduce)
-        self._objective = _Objective(env, args)
+        self._objective = Objective.from_dict(args)
+        self._objective.check_env(env)
         probe = probe_model(env)
         if probe is not None:
             self._objective.check_metrics(probe.metrics_step())
@@ -92,44 +89,13 @@ class ObjectiveReward(ScenarioWrapper):
         slots: Sequence[int] | None = None,
         reduce: str = "mean",
     ) -> dict[str, Any]:
-        """The arguments as JSON values."""
-        if not isinstance(role, str) or not role:
-            raise ValueError(f"ObjectiveReward: role must be a role name, got {role!r}")
-        if (metrics is None) == (negate is None):
-            raise ValueError(
-                "ObjectiveReward takes exactly one objective: metrics={key: weight} (a weighted "
-                "sum of env.metrics()) or negate=<role> (that role's reward negated)"
-            )
-        if metrics is not None:
-            ok = isinstance(metrics, Mapping) and len(metrics) > 0
-            ok = ok and all(
-                isinstance(k, str)
-                and isinstance(w, numbers.Real)
-                and not isinstance(w, bool)
-                and np.isfinite(w)
-                for k, w in metrics.items()
-            )
-            if not ok:
-                raise ValueError(
-                    "ObjectiveReward: metrics must be a non-empty mapping from metric key to a "
-                    f"finite weight, got {show_value(metrics)}"
-                )
-            metrics = {k: float(w) for k, w in metrics.items()}
-        if negate is not None and (not isinstance(negate, str) or negate == role):
-            raise ValueError(
-                f"ObjectiveReward: negate must name another role than {role!r}, got {negate!r}"
-            )
-        if reduce not in REDUCTIONS:
-            raise ValueError(
-                f"ObjectiveReward: reduce must be one of {list(REDUCTIONS)}, got {reduce!r}"
-            )
-        return {
-            "role": role,
-            "metrics": metrics,
-            "negate": negate,
-            "slots": check_slots("ObjectiveReward: slots", slots),
-            "reduce": reduce,
-        }
+        """The arguments as JSON values (validated by :class:`~heas_envs.scenarios.Objective`)."""
+        return Objective(role, metrics, negate, slots, reduce).to_dict()
+
+    @property
+    def objective(self) -> Objective:
+        """The objective this wrapper applies."""
+        return self._objective
 
     def _reset_hook(self, seed: int | None) -> None:
         if not self._checked:
@@ -140,8 +106,7 @@ class ObjectiveReward(ScenarioWrapper):
         self, rewards: dict[str, np.ndarray], shown: dict[str, np.ndarray]
     ) -> dict[str, np.ndarray]:
         metrics = self.env.metrics() if self._args["metrics"] else None
-        value = self._objective.value(rewards, shown, metrics)
-        return self._objective.replace(rewards, shown, value)
+        return {**rewards, self._args["role"]: self._objective.rewards(rewards, metrics, shown)}
 
 
 class ObjectiveRewardVector(VectorScenarioWrapper):
@@ -169,10 +134,16 @@ class ObjectiveRewardVector(VectorScenarioWrapper):
                 "ObjectiveReward with metrics over batched worlds needs autoreset='next_step': "
                 "with 'same_step' the metrics of an ended world are already the next episode's"
             )
-        self._objective = _Objective(engine, args)
+        self._objective = Objective.from_dict(args)
+        self._objective.check_env(engine)
         if engine.single_env is not None:
             self._objective.check_metrics(probe_model(engine.single_env).metrics_step())
         super().__init__(venv, args)
+
+    @property
+    def objective(self) -> Objective:
+        """The objective this wrapper applies."""
+        return self._objective
 
     def step(self, actions: Mapping[str, Any]) -> VectorStep:
         """One step of every world, ``role``'s rewards replaced by the objective."""
@@ -185,59 +156,9 @@ class ObjectiveRewardVector(VectorScenarioWrapper):
         resetting = info.get("autoreset", np.zeros(len(info["ended"]), dtype=bool))[:, None]
         shown = {r: (a | out.terminated[r]) & ~resetting for r, a in alive.items()}
         metrics = self.venv.metrics() if self._args["metrics"] else None
-        value = self._objective.value(out.rewards, shown, metrics)
-        return out._replace(rewards=self._objective.replace(out.rewards, shown, value))
+        role = self._args["role"]
+        new = self._objective.rewards(out.rewards, metrics, shown)
+        return out._replace(rewards={**out.rewards, role: new})
 
 
 ObjectiveReward.vector_class = ObjectiveRewardVector
-
-
-class _Objective:
-    """The objective of one wrapper, on rewards ``[..., n]`` and metrics ``[...]``."""
-
-    def __init__(self, env: Any, args: Mapping[str, Any]) -> None:
-        self.args = args
-        role = args["role"]
-        group = group_of(env, "ObjectiveReward", role)
-        check_slots_in(env, "ObjectiveReward", role, args["slots"])
-        if args["negate"] is not None:
-            group_of(env, "ObjectiveReward: negate", args["negate"])
-        self.slot_mask = np.zeros(group.n_agents, dtype=bool)
-        self.slot_mask[args["slots"] if args["slots"] is not None else slice(None)] = True
-
-    def check_metrics(self, available: Mapping[str, Any]) -> None:
-        """Raise a ``ValueError`` listing ``available`` if a weighted key is not in it."""
-        unknown = sorted(set(self.args["metrics"] or ()) - set(available))
-        if unknown:
-            raise ValueError(
-                f"ObjectiveReward: unknown metric keys {unknown}; the env's metrics are "
-                f"{sorted(available)}"
-            )
-
-    def value(
-        self,
-        rewards: Mapping[str, np.ndarray],
-        shown: Mapping[str, np.ndarray],
-        metrics: Mapping[str, Any] | None,
-    ) -> np.ndarray:
-        """The objective: a scalar (one world) or ``[B]``."""
-        if metrics is not None:
-            return sum(
-                w * np.asarray(metrics[k], dtype=np.float64)
-                for k, w in self.args["metrics"].items()
-            )
-        other = self.args["negate"]
-        seen = shown[other]
-        total = np.where(seen, rewards[other], 0.0).sum(axis=-1)
-        if self.args["reduce"] == "sum":
-            return -total
-        return -total / np.maximum(seen.sum(axis=-1), 1)
-
-    def replace(
-        self, rewards: Mapping[str, np.ndarray], shown: Mapping[str, np.ndarray], value: Any
-    ) -> dict[str, np.ndarray]:
-        """``rewards`` with ``value`` for the reported agents of the role among the slots."""
-        role = self.args["role"]
-        mask = shown[role] & self.slot_mask
-        value = np.asarray(value, dtype=np.float64)[..., None]
-        return {**rewards, role: np.where(mask, value, rewards[role])}
