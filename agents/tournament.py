@@ -307,13 +307,14 @@ def _play_batch(batch: Batch, venv: Any, hooks: CallbackList | None) -> list[Mat
     return records
 
 
-def _worker_play(batch: Batch, callbacks: Sequence[Callback] = ()) -> list[MatchRecord]:
-    """:func:`play_batch` in a worker process: one torch thread when a participant uses torch."""
+def _worker_play(batch: Batch) -> list[MatchRecord]:
+    """:func:`play_batch` in a worker process: one torch thread when a participant uses torch
+    (callbacks run in the calling process only)."""
     if any(p.kind in ("module", "sb3", "evo") for p in batch.participants):
         from agents.threads import set_torch_threads
 
         set_torch_threads()
-    return play_batch(batch, list(callbacks)) if callbacks else play_batch(batch)
+    return play_batch(batch)
 
 
 def _finite(value: Any) -> float | None:
@@ -586,8 +587,13 @@ class Tournament:
             n_jobs = self.n_jobs if self._n_jobs_given else None
         try:
             run_tasks(
-                functools.partial(_worker_play, callbacks=tuple(self.callbacks))
-                if self.callbacks
+                # in this process: play_batch as it is (the caller's torch threads untouched)
+                (
+                    functools.partial(play_batch, callbacks=list(self.callbacks))
+                    if self.callbacks
+                    else play_batch
+                )
+                if self.backend == "inprocess"
                 else _worker_play,
                 still_pending(),
                 finish,

@@ -54,8 +54,8 @@ def run_tasks(
         ray_address: A Ray cluster to join; ``None`` starts Ray on this machine.
 
     Raises:
-        ValueError: An unknown back end. An exception of a task is raised here (the pool's
-            pending tasks are cancelled first).
+        ValueError: An unknown back end. An exception of a task is raised here (the tasks
+            still pending or running are cancelled first).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
@@ -133,8 +133,7 @@ def _run_pool(
                 futures,
             )
         except BaseException:
-            for f in futures:
-                f.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)  # do not wait for running tasks
             raise
 
 
@@ -163,7 +162,13 @@ def _run_ray(
             ready, _ = ray.wait(refs, num_returns=1)
             return refs.index(ready[0]), ray.get(ready[0])
 
-        _dispatch(todo, cpus + EXTRA_IN_FLIGHT, remote.remote, next_done, on_result, [])
+        refs: list[Any] = []
+        try:
+            _dispatch(todo, cpus + EXTRA_IN_FLIGHT, remote.remote, next_done, on_result, refs)
+        except BaseException:
+            for ref in refs:  # a running Ray (not shut down here) would go on with them
+                ray.cancel(ref, force=True)
+            raise
     finally:
         if started:
             ray.shutdown()

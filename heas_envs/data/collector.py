@@ -190,8 +190,20 @@ class DataCollector(Callback):
         self._in_step = True
 
     def on_step_end(self, env: Any, result: Any) -> None:
-        """Collect every world with the step's result, every ``period``-th step."""
+        """Collect every world with the step's result, every ``period``-th step.
+
+        Raises:
+            NotImplementedError: On worlds with ``autoreset="same_step"``: the worlds that
+                ended are already reset when the step's hooks end, so their last step could
+                not be recorded (use ``"next_step"``, or call :meth:`collect` yourself).
+        """
         self._in_step = False
+        if "final_obs" in result.info:
+            raise NotImplementedError(
+                "DataCollector as a callback records no episode's last step on worlds with "
+                'autoreset="same_step" (they are reset before the step ends); use '
+                'autoreset="next_step" or call collect() yourself'
+            )
         self._steps += 1
         if self._steps % self.period == 0:
             self.collect(env, result=result)

@@ -116,7 +116,7 @@ class SingleAgentEnv(gymnasium.Env):
             RuntimeError: ``reset`` was never called.
         """
         inner = self.parallel.snapshot()
-        return Snapshot(self.parallel._token, (inner, copy.deepcopy(self.np_random)))
+        return Snapshot(self, (inner, copy.deepcopy(self.np_random)))
 
     def restore(self, snap: Snapshot) -> None:
         """Put the env back in the state of ``snap`` (which stays valid for more restores).
@@ -126,7 +126,7 @@ class SingleAgentEnv(gymnasium.Env):
         """
         ours = (
             isinstance(snap, Snapshot)
-            and snap._owner is self.parallel._token
+            and snap._owner is self
             and isinstance(snap._state[1], np.random.Generator)
         )
         if not ours:

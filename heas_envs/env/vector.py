@@ -514,6 +514,9 @@ class VectorWorldsEnv:
         c = self._cohorts[int(cohorts[0])]
         rs, rd = row[src_w], row[dst_w]
         copy_worlds(c.model, rs, rd, self._probe(c.model.n_worlds))
+        # step() and reset() hand out the observation arrays themselves: copy them first, so
+        # that observations a caller holds do not change under it
+        c.obs = {r: a.copy() for r, a in c.obs.items()}
         for field in (c.alive, c.ever, c.obs):
             for a in field.values():
                 a[rd] = a[rs]

@@ -469,7 +469,8 @@ class Defender(AgentGroup):
         direction = np.sign(np.take_along_axis(flow, worst[..., None], axis=-1))
         sensitivity = np.sign(self._gen_ptdf[worst])  # [..., r]
         relieve = -direction * sensitivity * np.clip(5.0 * excess, 0.0, 1.0)
-        decay = -np.clip(offset / self.ramp, -1.0, 1.0) * 0.5
+        held = offset / self.ramp if self.ramp > 0 else np.zeros_like(offset)  # ramp 0: fixed
+        decay = -np.clip(held, -1.0, 1.0) * 0.5
         redispatch = np.where(excess > 0, relieve, decay)
         reconnect = np.where(ready > 0, 1.0, -1.0)
         return np.concatenate([redispatch, reconnect], axis=-1).astype(np.float32)

@@ -316,3 +316,15 @@ def test_the_pettingzoo_env_reports_through_its_world():
     heard = len(rec.events)
     env.reset(seed=0)
     assert len(rec.events) == heard and env.callbacks == []  # removed: hears nothing
+
+
+def test_a_data_collector_callback_refuses_same_step_autoreset_at_the_first_episode_end():
+    dc = DataCollector({"price": "price.price"})
+    env = heas_envs.make_vec(
+        "heas_envs/Market-v0", num_worlds=2, n_traders=2, max_steps=2, autoreset="same_step"
+    )
+    env.add_callback(dc)
+    obs, _ = env.reset(seed=[0, 1])
+    obs = env.step(env.heuristic_actions(obs)).obs  # no episode has ended: collected
+    with pytest.raises(NotImplementedError, match='autoreset="next_step"'):
+        env.step(env.heuristic_actions(obs))  # both end here and are reset at once

@@ -203,3 +203,17 @@ def test_clone_worlds_refuses_bad_indices_and_other_cohorts():
     a, b = (int(np.flatnonzero(ticks == t)[0]) for t in np.unique(ticks)[:2])
     with pytest.raises(ValueError, match="one cohort"):
         mortal.clone_worlds([a], [b])
+
+
+def test_clone_worlds_leaves_the_observations_a_caller_holds_and_snapshots_know_their_env():
+    env = heas_envs.make_vec("heas_envs/Market-v0", num_worlds=3, n_traders=2)
+    obs, _ = env.reset(seed=[0, 1, 2])
+    held = env.step(env.heuristic_actions(obs)).obs
+    before = {r: a.copy() for r, a in held.items()}
+    env.clone_worlds([0], [2])
+    assert all(np.array_equal(held[r], before[r]) for r in held)  # not written into
+    assert np.array_equal(env.observations["trader"][2], env.observations["trader"][0])
+    single = gymnasium.make("heas_envs/Market-v0").unwrapped
+    single.reset(seed=0)
+    with pytest.raises(ValueError, match="taken by this env's snapshot"):
+        single.parallel.restore(single.snapshot())  # the single-agent env's, not the parallel's

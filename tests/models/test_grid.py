@@ -163,3 +163,12 @@ def test_a_tripped_line_reconnects_only_after_the_reconnect_delay():
         ready.append(out.obs["defender"][0, 40 + 5])
     assert line_in == [0.0] * delay + [1.0, 1.0]
     assert ready == [0.0] * (delay - 1) + [1.0, 0.0, 0.0]
+
+
+def test_a_fixed_dispatch_ramp_of_zero_plays_the_heuristic_without_nan():
+    env = heas_envs.make_vec("heas_envs/PowerGrid-v0", num_worlds=2, ramp=0.0, max_steps=5)
+    obs, _ = env.reset(seed=[0, 1])
+    for _ in range(5):
+        actions = env.heuristic_actions(obs)
+        assert all(np.isfinite(a).all() for a in actions.values())
+        obs = env.step(actions).obs
