@@ -136,6 +136,7 @@ def evaluate(
     env_params: dict[str, Any] | None = None,
     metric_names: Sequence[str] = (),
     callbacks: Callback | Sequence[Callback] | None = None,
+    reward_objective: Any = None,
 ) -> Episodes:
     """Episodes of ``role`` of ``env_id`` played by ``policy``, one per seed, all at once.
 
@@ -149,8 +150,17 @@ def evaluate(
         env_params: Model parameters.
         metric_names: End-of-episode metrics to keep.
         callbacks: Hooks, as for :func:`play_episodes`.
+        reward_objective: A :class:`~heas_envs.scenarios.Objective` (or its dict): the
+            returns are then those of its reward (what a policy trained on it was paid).
     """
     worlds = heas_envs.make_vec(env_id, num_worlds=len(seeds), **(env_params or {}))
+    if reward_objective is not None:
+        from heas_envs.scenarios import Objective
+
+        objective = reward_objective
+        if not isinstance(objective, Objective):
+            objective = Objective.from_dict(objective)
+        worlds = objective.wrap(worlds)
     policies = role_policies(background, worlds.roles)
     if isinstance(policy, str):
         policies[role] = role_policies(policy, [role])[role]

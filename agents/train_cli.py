@@ -227,7 +227,13 @@ def run_sb3(args: SB3Args) -> int:
             ("random", "random"),
         ]:
             returns = evaluate(
-                args.env_id, args.role, policy, seeds, args.background, params
+                args.env_id,
+                args.role,
+                policy,
+                seeds,
+                args.background,
+                params,
+                reward_objective=objective,  # the reward the policy was trained on
             ).returns
             print(
                 f"{name:10s} mean return {returns.mean():.4g} over {len(seeds)} held-out episodes"

@@ -138,3 +138,27 @@ def test_the_cli_takes_a_reward_objective(tmp_path, capsys):
     sb3 = ["train", "sb3", "--env-id", GRID, "--role", "defender", "--reward-metric", "grid.shed=1"]
     assert main(sb3) == 2
     assert "only negate objectives" in capsys.readouterr().err
+
+
+def test_evaluate_reports_the_returns_of_the_objective_a_policy_was_trained_on():
+    from agents.rollout import evaluate
+
+    kw = dict(seeds=[0, 1], background="heuristic", env_params={"max_steps": 6})
+    defender = evaluate("heas_envs/PowerGrid-v0", "defender", "random", **kw).returns
+    negated = evaluate(
+        "heas_envs/PowerGrid-v0",
+        "attacker",
+        "heuristic",
+        reward_objective=Objective("attacker", negate="defender").to_dict(),
+        **kw,
+    ).returns
+    plain = evaluate("heas_envs/PowerGrid-v0", "attacker", "heuristic", **kw).returns
+    assert np.array_equal(plain, negated)  # the model pays the attacker minus the defender
+    shed = evaluate(
+        "heas_envs/PowerGrid-v0",
+        "defender",
+        "random",
+        reward_objective=Objective("defender", metrics={"grid.shed": -1.0}),
+        **kw,
+    ).returns
+    assert not np.array_equal(shed, defender) and (shed <= 0).all()
