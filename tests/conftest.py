@@ -135,6 +135,9 @@ class InlineRay(types.ModuleType):
     def __init__(self, running: bool, cpus: int) -> None:
         super().__init__("ray")
         self.running, self.cpus, self.inits = running, cpus, []
+        import cloudpickle  # what Ray pickles tasks with (Ray depends on it)
+
+        self.cloudpickle = cloudpickle
 
     def is_initialized(self) -> bool:
         return self.running
