@@ -12,6 +12,7 @@ import ast
 import dataclasses
 import inspect
 import json
+import math
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -154,6 +155,8 @@ def _key_json(items: Sequence[str], option: str) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         if not sep or not key:
             raise UsageError(f"{option} takes KEY=JSON, got {item!r}")
+        if key in out:
+            raise UsageError(f"{option} gives {key!r} twice; give each key once")
         try:
             out[key] = json.loads(text)
         except json.JSONDecodeError:
@@ -166,7 +169,8 @@ def reward_objective(role: str, negate: str, metric: Sequence[str]) -> Objective
     ``--reward-metric KEY=WEIGHT`` ask for (``None`` when neither is given).
 
     Raises:
-        UsageError: Both are given, or a metric is not KEY=WEIGHT with a number.
+        UsageError: Both are given, or a metric is not KEY=WEIGHT with a finite number, or
+            names a key twice.
     """
     if negate and metric:
         raise UsageError("give --reward-negate or --reward-metric, not both")
@@ -174,15 +178,16 @@ def reward_objective(role: str, negate: str, metric: Sequence[str]) -> Objective
         return Objective(role, negate=negate)
     if not metric:
         return None
-    weights: dict[str, float] = {}
-    for item in metric:
-        key, sep, text = item.partition("=")
-        try:
-            weights[key] = float(text)
-        except ValueError:
-            sep = ""
-        if not sep or not key:
-            raise UsageError(f"--reward-metric takes KEY=WEIGHT (a number), got {item!r}")
+    weights = _key_json(metric, "--reward-metric")
+    for key, weight in weights.items():
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, int | float)
+            or not math.isfinite(weight)
+        ):
+            raise UsageError(
+                f"--reward-metric {key}: the weight must be a finite number, got {weight!r}"
+            )
     return Objective(role, metrics=weights)
 
 
