@@ -92,13 +92,7 @@ class BatchedRolloutProblem(NEProblem):
         if role not in probe.roles:
             raise ValueError(f"unknown role {role!r} of {env_id}; roles are {probe.roles}")
         if reward_objective is not None:
-            if not isinstance(reward_objective, Objective):
-                reward_objective = Objective.from_dict(reward_objective)
-            if reward_objective.role != role:
-                raise ValueError(
-                    f"reward_objective is the objective of role {reward_objective.role!r}; "
-                    f"give one of the evolved role {role!r}"
-                )
+            reward_objective = Objective.of(reward_objective, role, "evolved")
             reward_objective.wrap(probe)  # checks its roles, slots and metric keys
         self.reward_objective = reward_objective
         probe.reset_arrays(seed=0)

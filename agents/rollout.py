@@ -157,10 +157,7 @@ def evaluate(
     if reward_objective is not None:
         from heas_envs.scenarios import Objective
 
-        objective = reward_objective
-        if not isinstance(objective, Objective):
-            objective = Objective.from_dict(objective)
-        worlds = objective.wrap(worlds)
+        worlds = Objective.of(reward_objective, role, "evaluated").wrap(worlds)
     policies = role_policies(background, worlds.roles)
     if isinstance(policy, str):
         policies[role] = role_policies(policy, [role])[role]

@@ -249,13 +249,7 @@ def sb3_objective(objective: Objective | dict[str, Any] | None, role: str) -> Ob
     """
     if objective is None:
         return None
-    if not isinstance(objective, Objective):
-        objective = Objective.from_dict(objective)
-    if objective.role != role:
-        raise ValueError(
-            f"reward_objective is the objective of role {objective.role!r}; give one of the "
-            f"trained role {role!r}"
-        )
+    objective = Objective.of(objective, role)
     if objective.metrics is not None:
         raise ValueError(
             "train_sb3 takes only negate objectives (Objective(role, negate=...)): its worlds "

@@ -116,6 +116,24 @@ class Objective:
         }
 
     @classmethod
+    def of(
+        cls, value: Objective | Mapping[str, Any], role: str | None = None, what: str = "trained"
+    ) -> Objective:
+        """``value`` as an objective (an :class:`Objective`, or its :meth:`to_dict` mapping),
+        checked to be the objective of ``role`` (the role that is ``what``) when one is given.
+
+        Raises:
+            ValueError: An invalid objective, or one of another role than ``role``.
+        """
+        objective = value if isinstance(value, Objective) else cls.from_dict(value)
+        if role is not None and objective.role != role:
+            raise ValueError(
+                f"reward_objective is the objective of role {objective.role!r}; give one of "
+                f"the {what} role {role!r}"
+            )
+        return objective
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Objective:
         """The objective of a :meth:`to_dict` mapping (keys left out take their defaults).
 

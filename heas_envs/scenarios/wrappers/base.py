@@ -527,20 +527,7 @@ class ScenarioWrapper(BaseParallelWrapper):
     def _actions_by_role(self, actions: Any) -> dict[str, np.ndarray]:
         """The dict API's actions as per-role arrays (zero actions in rows nobody gave),
         validated as the env validates them."""
-        if not isinstance(actions, Mapping):
-            raise ValueError(
-                f"step takes a dict from live agent id to action, got {show_value(actions)}"
-            )
-        known = set(self.possible_agents)
-        unknown = [a for a in actions if a not in known]
-        if unknown:
-            raise ValueError(
-                f"actions for unknown agents {unknown[:8]!r}; agents are "
-                f"{self.possible_agents[:8]!r} ({len(self.possible_agents)} in all)"
-            )
-        missing = [a for a in self.agents if a not in actions]
-        if missing:
-            raise ValueError(f"no action for live agents {missing[:8]!r}; every live agent acts")
+        check_action_dict(self, actions)
         base = self.unwrapped
         out = {}
         for role in base.roles:
@@ -654,3 +641,22 @@ class VectorScenarioWrapper:
         state = vars(self)
         args = ", ".join(f"{k}={v!r}" for k, v in state.get("_args", {}).items())
         return f"{type(self).__name__}<{state.get('venv')!r}>({args})"
+
+
+def check_action_dict(env: Any, actions: Any) -> None:
+    """Refuse a dict-API ``actions`` that is not a mapping from agent id to action, names an
+    agent ``env`` does not have, or leaves a live agent out (naming which)."""
+    if not isinstance(actions, Mapping):
+        raise ValueError(
+            f"step takes a dict from live agent id to action, got {show_value(actions)}"
+        )
+    known = set(env.possible_agents)
+    unknown = [a for a in actions if a not in known]
+    if unknown:
+        raise ValueError(
+            f"actions for unknown agents {unknown[:8]!r}; agents are "
+            f"{env.possible_agents[:8]!r} ({len(env.possible_agents)} in all)"
+        )
+    missing = [a for a in env.agents if a not in actions]
+    if missing:
+        raise ValueError(f"no action for live agents {missing[:8]!r}; every live agent acts")

@@ -15,6 +15,7 @@ from heas_envs.env.vector import as_real_array, valid_rows
 from heas_envs.scenarios.wrappers.base import (
     ScenarioWrapper,
     action_shape,
+    check_action_dict,
     group_of,
     json_value,
     zero_action,
@@ -254,20 +255,8 @@ class GrantSensorsActuators(ScenarioWrapper):
     def _actions_by_role(self, actions: Any) -> dict[str, np.ndarray]:
         """The dict API's actions as per-role arrays in the granted spaces (held defaults in
         rows nobody gave), each checked against the agent's granted space."""
-        if not isinstance(actions, Mapping):
-            raise ValueError(
-                f"step takes a dict from live agent id to action, got {show_value(actions)}"
-            )
+        check_action_dict(self, actions)
         base = self.unwrapped
-        unknown = [a for a in actions if a not in base._slot]
-        if unknown:
-            raise ValueError(
-                f"actions for unknown agents {unknown[:8]!r}; agents are "
-                f"{self.possible_agents[:8]!r} ({len(self.possible_agents)} in all)"
-            )
-        missing = [a for a in self.agents if a not in actions]
-        if missing:
-            raise ValueError(f"no action for live agents {missing[:8]!r}; every live agent acts")
         out = {}
         for role in base.roles:
             n = base.group(role).n_agents
