@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 import heas_envs
-from heas_envs.core.callbacks import Callback, CallbackList, StepHooks
+from heas_envs.core.callbacks import Callback, CallbackList, call_policy, hooked
 from heas_envs.env.background import (
     Background,
     background_actions,
@@ -70,17 +70,14 @@ def play_episodes(
         background: One policy per role (:func:`heas_envs.env.background.role_policies`).
         metric_names: End-of-episode metrics to keep (``worlds.episode_metrics()`` keys).
         callbacks: Hooks told of the episodes, the calls of ``act``, the steps and layers (see
-            the module docs); registered on ``worlds`` for the call only.
+            the module docs); registered on ``worlds`` for the call only
+            (:func:`~heas_envs.core.callbacks.hooked`).
+
+    Raises:
+        ValueError: A callback given twice, or registered on ``worlds`` already.
     """
-    hooks = CallbackList(callbacks) if callbacks is not None else None
-    if not hooks:
-        return _play(worlds, role, act, seeds, background, metric_names, None)
-    env_hooks = StepHooks(hooks)
-    worlds.add_callback(env_hooks)
-    try:
+    with hooked(worlds, callbacks) as hooks:
         return _play(worlds, role, act, seeds, background, metric_names, hooks)
-    finally:
-        worlds.remove_callback(env_hooks)
 
 
 def _play(
@@ -104,12 +101,7 @@ def _play(
     steps = 0
     while not done.all():
         batch = background_actions(worlds, background, obs, generators)
-        if hooks is None:
-            batch[role] = np.asarray(act(obs[role]))
-        else:
-            hooks.on_policy_start(worlds, role, obs[role], None)
-            batch[role] = np.asarray(act(obs[role]))
-            hooks.on_policy_end(worlds, role, obs[role], batch[role], None)
+        batch[role] = call_policy(hooks, worlds, role, obs[role], act)
         out = worlds.step(batch)
         live = ~done
         returns[live] += out.rewards[role][live]

@@ -53,7 +53,13 @@ participant's name; background policies are not reported) and of the env's steps
 The runner hooks get the env the batch steps (``Scenario.make_vec``: maybe a wrapper), the step
 and layer hooks the :class:`~heas_envs.env.VectorWorldsEnv` under it. Callbacks observe and
 change no result. They run in the calling process only, so the ``"process"`` and ``"ray"``
-back ends refuse them.
+back ends refuse them. A callback given twice is refused (it would run twice per hook).
+The per-step collection (``collect_period``) is a callback too, :class:`StepMetrics`,
+registered by :func:`play_batch` after the user's through the same plumbing
+(:func:`~heas_envs.core.callbacks.hooked`), in every back end; with ``collect_period=0`` and
+no callbacks nothing is registered. The end-of-episode metrics are read by the runner itself
+as each episode ends (they are part of every record, and a callback for them would register
+layer hooks on every batch's worlds).
 
 **Tables.** :class:`TournamentResults` holds ``episodes`` (one row per participant and
 episode: scenario, participant, episode, seed, return, steps, end-of-episode metrics),
@@ -82,7 +88,7 @@ import numpy as np
 
 from agents.participants import Participant
 from agents.store import MatchRecord, MatchStore
-from heas_envs.core.callbacks import Callback, CallbackList, StepHooks, as_callbacks
+from heas_envs.core.callbacks import Callback, CallbackList, as_callbacks, call_policy, hooked
 from heas_envs.core.params import MAX_SEED
 from heas_envs.data.backends import BACKENDS, run_tasks
 from heas_envs.scenarios import Scenario
@@ -197,11 +203,13 @@ def play_batch(
     Args:
         batch: The batch.
         callbacks: Hooks told of the episodes, participant calls, steps and layers (see the
-            module docs); they change nothing in the records.
+            module docs); they change nothing in the records. With ``batch.collect_period``,
+            a :class:`StepMetrics` after them records the records' ``steps``.
 
     Raises:
-        ValueError: A scenario with a wrapper that has no batched version, or a participant
-            whose actions do not have the shape ``[B, n_agents, *act]``.
+        ValueError: A scenario with a wrapper that has no batched version, a participant
+            whose actions do not have the shape ``[B, n_agents, *act]``, or a callback given
+            twice.
     """
     scenario = batch.scenario
     seeds = [int(s) for s in batch.seeds]
@@ -212,20 +220,63 @@ def play_batch(
         raise ValueError(
             f"scenario {scenario.name!r} cannot be played as batched worlds: {err}"
         ) from None
-    hooks = CallbackList(callbacks) if callbacks is not None else None
-    if not hooks:
-        return _play_batch(batch, venv, None)
-    from heas_envs.data.collector import worlds_of
-
-    engine, env_hooks = worlds_of(venv), StepHooks(hooks)
-    engine.add_callback(env_hooks)
-    try:
-        return _play_batch(batch, venv, hooks)
-    finally:
-        engine.remove_callback(env_hooks)
+    period = int(batch.collect_period)
+    collector = StepMetrics(period, B) if period else None
+    runner = as_callbacks(callbacks) + ([collector] if collector is not None else [])
+    with hooked(venv, runner) as hooks:
+        return _play_batch(batch, venv, hooks, None if collector is None else collector.rows)
 
 
-def _play_batch(batch: Batch, venv: Any, hooks: CallbackList | None) -> list[MatchRecord]:
+class StepMetrics(Callback):
+    """The tournament's per-step collection (``collect_period``) as a runner callback: every
+    ``period``-th step, the env's per-step metrics (``env.metrics()``, non-finite values as
+    ``None``) of each world whose episode the runner still counts.
+
+    Given to a runner (:func:`play_batch` registers one, after the user's callbacks, when
+    ``collect_period > 0``): the runner's ``on_episode_start`` starts the count (all its
+    worlds live, step 0), each ``on_step_end`` counts a step, and the runner's
+    ``on_episode_end`` (after the step's ``on_step_end``) retires its worlds, so a world's
+    last recorded step may be its episode's last.
+
+    Args:
+        period: Record every ``period``-th step (a positive integer).
+        num_worlds: The worlds of the batch.
+
+    Attributes:
+        rows: Per world, ``(step, {metric: value})`` for each recorded step, in order.
+    """
+
+    def __init__(self, period: int, num_worlds: int) -> None:
+        self.period = _check_int("period", period, 1, 10**9)
+        self.rows: list[list[tuple[int, dict[str, float | None]]]] = [[] for _ in range(num_worlds)]
+        self._live = np.zeros(num_worlds, dtype=bool)
+        self._t = 0
+
+    def on_episode_start(self, env: Any, worlds: np.ndarray) -> None:
+        """The runner's episodes of ``worlds`` started: they are live, the count restarts."""
+        self._live[worlds] = True
+        self._t = 0
+
+    def on_step_end(self, env: Any, result: Any) -> None:
+        """Count the step; on every ``period``-th, record the live worlds' metrics."""
+        self._t += 1
+        if self._t % self.period:
+            return
+        now = env.metrics()
+        for b in np.flatnonzero(self._live).tolist():
+            self.rows[b].append((self._t, {key: _finite(v[b]) for key, v in now.items()}))
+
+    def on_episode_end(self, env: Any, worlds: np.ndarray) -> None:
+        """The runner's episodes of ``worlds`` ended: record them no more."""
+        self._live[worlds] = False
+
+
+def _play_batch(
+    batch: Batch,
+    venv: Any,
+    hooks: CallbackList | None,
+    collected: list[list[tuple[int, dict[str, float | None]]]] | None,
+) -> list[MatchRecord]:
     scenario = batch.scenario
     seeds = [int(s) for s in batch.seeds]
     B = len(seeds)
@@ -248,22 +299,14 @@ def _play_batch(batch: Batch, venv: Any, hooks: CallbackList | None) -> list[Mat
     ever = info["alive"][role][:, slots].copy()
     done = np.zeros(B, dtype=bool)
     steps = np.zeros(B, dtype=np.int64)
-    period = int(batch.collect_period)
-    collected: list[list[tuple[int, dict[str, float | None]]]] = [[] for _ in range(B)]
     final: list[dict[str, float | None]] = [{} for _ in range(B)]
-    t = 0
     while not done.all():
         actions = background.actions(obs)
         rows = actions.get(role)
         if rows is None:
             rows = np.zeros(shape)
         for participant, act, (b_idx, j_idx) in zip(batch.participants, acts, seat_index):
-            if hooks is None:
-                chosen = np.asarray(act(obs[role]))
-            else:
-                hooks.on_policy_start(venv, role, obs[role], participant.name)
-                chosen = np.asarray(act(obs[role]))
-                hooks.on_policy_end(venv, role, obs[role], chosen, participant.name)
+            chosen = call_policy(hooks, venv, role, obs[role], act, participant.name)
             if chosen.shape != shape:
                 raise ValueError(
                     f"participant {participant.name!r} returned actions of shape "
@@ -273,16 +316,11 @@ def _play_batch(batch: Batch, venv: Any, hooks: CallbackList | None) -> list[Mat
             rows[b_idx, slots[j_idx]] = chosen[b_idx, slots[j_idx]]
         actions[role] = rows
         out = venv.step(actions)
-        t += 1
         live = ~done
         returns[live] += out.rewards[role][live][:, slots]
         ever[live] |= out.alive[role][live][:, slots]
         steps[live] += 1
         ended = out.info["ended"] & live
-        if period and t % period == 0:
-            now = venv.metrics()
-            for b in np.flatnonzero(live).tolist():
-                collected[b].append((t, {key: _finite(v[b]) for key, v in now.items()}))
         if ended.any():
             now = venv.episode_metrics()
             for b in np.flatnonzero(ended).tolist():
@@ -301,9 +339,8 @@ def _play_batch(batch: Batch, venv: Any, hooks: CallbackList | None) -> list[Mat
             result["returns"][participant.name] = _finite(returns[b, mine].sum() / lived)
             result["seats"][participant.name] = slots[mine].tolist()
         result["metrics"] = final[b]
-        records.append(
-            MatchRecord(scenario.name, batch.names, seed, int(episode), result, tuple(collected[b]))
-        )
+        kept = () if collected is None else tuple(collected[b])
+        records.append(MatchRecord(scenario.name, batch.names, seed, int(episode), result, kept))
     return records
 
 
@@ -407,8 +444,8 @@ class Tournament:
             :meth:`~Participant.random` named ``"random"`` are added when no participant of
             that kind is given.
         callbacks: :class:`~heas_envs.core.callbacks.Callback` hooks (one, a list or
-            ``None``) told of every batch's episodes, participant calls, steps and layers
-            (see the module docs); in-process only (``backend="inprocess"``).
+            ``None``; each once) told of every batch's episodes, participant calls, steps and
+            layers (see the module docs); in-process only (``backend="inprocess"``).
 
     Raises:
         ValueError: A bad argument (the message says which and what is accepted).

@@ -49,11 +49,22 @@ or ``None``; background policies are not reported), then the env's step hooks as
 
 Callbacks observe: they must not change the arrays they are given or the env's state, and
 then trajectories are the same, bit for bit, with and without them.
+
+**Once each.** A callback object is registered at most once on an env and once in a
+:class:`CallbackList` (a list inside the list included): registering it again raises a
+``ValueError`` naming it, rather than running it twice per hook.
+
+**Runners** share one plumbing: :func:`hooked` registers the step and layer hooks of their
+callbacks (a :class:`StepHooks`) on the worlds under the env for the run, and removes them
+after; :func:`call_policy` wraps one policy call in ``on_policy_start`` / ``on_policy_end``.
+What a runner records per step (the tournament's ``collect_period`` steps, the economy
+plots' ticks) is itself a callback, registered the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -124,7 +135,7 @@ class CallbackList(Callback):
         callbacks: :class:`Callback` instances (a :class:`CallbackList` among them runs as one).
 
     Raises:
-        ValueError: Something that is not a :class:`Callback`.
+        ValueError: Something that is not a :class:`Callback`, or one callback given twice.
     """
 
     def __init__(self, callbacks: Iterable[Callback] = ()) -> None:
@@ -133,12 +144,22 @@ class CallbackList(Callback):
             self.append(cb)
 
     def append(self, callback: Callback) -> None:
-        """Add ``callback`` at the end."""
+        """Add ``callback`` at the end.
+
+        Raises:
+            ValueError: ``callback`` is not a :class:`Callback`, or it (or a callback of it,
+                when it is a :class:`CallbackList`) is in this list already (it would run
+                twice per hook).
+        """
         if not isinstance(callback, Callback):
             raise ValueError(
                 f"callbacks must be heas_envs.core.callbacks.Callback instances, got "
                 f"{type(callback).__name__}"
             )
+        mine = {id(cb) for cb in _members(self)}
+        for cb in _members(callback):
+            if id(cb) in mine:
+                raise ValueError(registered_already(cb))
         self.callbacks.append(callback)
 
     def remove(self, callback: Callback) -> None:
@@ -215,7 +236,7 @@ def as_callbacks(callbacks: Any) -> list[Callback]:
     """``callbacks`` (``None``, one :class:`Callback` or an iterable of them) as a list.
 
     Raises:
-        ValueError: Something that is not a :class:`Callback`.
+        ValueError: Something that is not a :class:`Callback`, or one callback given twice.
     """
     if callbacks is None:
         return []
@@ -227,10 +248,100 @@ def as_callbacks(callbacks: Any) -> list[Callback]:
             f"{type(callbacks).__name__}"
         )
     out = list(callbacks)
+    seen: set[int] = set()
     for cb in out:
         if not isinstance(cb, Callback):
             raise ValueError(
                 "callbacks must be heas_envs.core.callbacks.Callback instances, got "
                 f"{type(cb).__name__}"
             )
+        if id(cb) in seen:
+            raise ValueError(registered_already(cb))
+        seen.add(id(cb))
     return out
+
+
+def registered_already(callback: Callback) -> str:
+    """The error of registering ``callback`` a second time."""
+    return (
+        f"callback {type(callback).__name__} ({callback!r}) is registered already; register "
+        "each callback once (twice, it would run twice per hook)"
+    )
+
+
+def _members(callback: Callback) -> Iterator[Callback]:
+    """``callback`` and, for a :class:`CallbackList`, every callback in it (at any depth)."""
+    yield callback
+    if isinstance(callback, CallbackList):
+        for cb in callback.callbacks:
+            yield from _members(cb)
+
+
+@contextmanager
+def hooked(env: Any, callbacks: Any) -> Iterator[CallbackList | None]:
+    """A runner's callbacks for the ``with`` block: their step and layer hooks
+    (:class:`StepHooks`) registered on the batched worlds under ``env``, removed at the end
+    (also when the block raises).
+
+    Example:
+        >>> with hooked(venv, callbacks) as hooks:
+        ...     obs, _ = venv.reset(seed=seeds)
+        ...     if hooks is not None:
+        ...         hooks.on_episode_start(venv, np.arange(len(seeds)))
+        ...     actions = call_policy(hooks, venv, role, obs[role], act, name)
+
+    Args:
+        env: What the runner steps: batched worlds, a PettingZoo env of this package or a
+            wrapper of either (``heas_envs.data.collector.worlds_of``).
+        callbacks: ``None``, one :class:`Callback` or a list of them.
+
+    Yields:
+        The :class:`CallbackList` the runner reports its episodes and policy calls to, or
+        ``None`` when there are no callbacks (then nothing is registered, nothing is paid).
+
+    Raises:
+        ValueError: Something that is not a :class:`Callback`, a callback given twice, or a
+            callback registered on the worlds already.
+    """
+    hooks = CallbackList(callbacks) if callbacks is not None else None
+    if not hooks:
+        yield None
+        return
+    from heas_envs.data.collector import worlds_of
+
+    engine, env_hooks = worlds_of(env), StepHooks(hooks)
+    engine.add_callback(env_hooks)
+    try:
+        yield hooks
+    finally:
+        engine.remove_callback(env_hooks)
+
+
+def call_policy(
+    hooks: Callback | None,
+    env: Any,
+    role: str,
+    obs: np.ndarray,
+    act: Callable[[np.ndarray], Any],
+    name: str | None = None,
+) -> np.ndarray:
+    """``act(obs)`` as an array, between ``on_policy_start`` and ``on_policy_end`` of
+    ``hooks`` (``None``: just the call).
+
+    Args:
+        hooks: The runner's callbacks (what :func:`hooked` yields).
+        env: The env the runner steps (given to the hooks).
+        role: The role ``act`` plays.
+        obs: Its observations.
+        act: The policy.
+        name: The policy's name for the hooks (a participant's), or ``None``.
+
+    Returns:
+        ``np.asarray(act(obs))``.
+    """
+    if hooks is None:
+        return np.asarray(act(obs))
+    hooks.on_policy_start(env, role, obs, name)
+    actions = np.asarray(act(obs))
+    hooks.on_policy_end(env, role, obs, actions, name)
+    return actions

@@ -2,10 +2,11 @@
 
 :func:`economy_episode` plays one episode and keeps, per tick, what the diagnostics need:
 the citizens' broadcast signals, queries and foci, the attention weights of the social
-stream, jobs, holdings, consumption utility and who was alive. The plots then show the signal
-space by PCA (with its variance spectrum), the attention matrix of one tick as a heatmap, the
-Gini coefficients of wealth and utility over time, the shares of the jobs over time, and an
-animated GIF of the episode (attention and holdings, tick by tick).
+stream, jobs, holdings, consumption utility and who was alive (recorded by a
+:class:`TickRecorder` on the env's step hooks, :mod:`heas_envs.core.callbacks`). The plots
+then show the signal space by PCA (with its variance spectrum), the attention matrix of one
+tick as a heatmap, the Gini coefficients of wealth and utility over time, the shares of the
+jobs over time, and an animated GIF of the episode (attention and holdings, tick by tick).
 
 The attention weights are not kept by the model (the social stream writes only their
 result, the aggregated signal ``social.signal``), so they are recomputed from the context of
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from heas_envs.core.callbacks import Callback, hooked
 from heas_envs.core.params import MAX_SEED, MAX_STEPS, check_int
 from heas_envs.models.economy import gini, sum_goods
 
@@ -179,23 +181,18 @@ def economy_episode(
         )
     env = make_parallel(ENV_ID, max_steps=steps, **params)
     rng = np.random.default_rng(seed)
-    env.reset_arrays(seed=seed)
-    ctx = env.model.ctx
-    record: dict[str, list[np.ndarray]] = {k: [] for k in _KEYS}
-    rows = []
-    with tqdm(total=steps, desc="economy", disable=not progress, file=sys.stderr) as bar:
+    recorder = TickRecorder(env)
+    with (
+        hooked(env, recorder),
+        tqdm(total=steps, desc="economy", disable=not progress, file=sys.stderr) as bar,
+    ):
+        env.reset_arrays(seed=seed)
         while env.agents:
-            alive = ctx["demography.alive"][0].copy()  # the citizens who act in this tick
             actions = env.heuristic_actions() if policy == "heuristic" else env.random_actions(rng)
             env.step_arrays(actions)
-            record["alive"].append(alive)
-            for name, key in _KEYS.items():
-                if key is not None:
-                    record[name].append(np.array(ctx[key][0]))
-            rows.append({"tick": len(rows) + 1, **env.metrics()})
             bar.update(1)
     env.close()
-    data = {k: np.stack(v) for k, v in record.items()}
+    data = {k: np.stack(v) for k, v in recorder.record.items()}
     used = np.flatnonzero((data["alive"] | data["survivors"]).any(axis=0))
     n = int(used.max()) + 1 if len(used) else 1  # the pool fills in order: slots >= n never live
     data = {k: v[:, :n] for k, v in data.items()}
@@ -209,7 +206,7 @@ def economy_episode(
         seed=seed,
         policy=policy,
         params=dict(params),
-        metrics=pd.DataFrame(rows),
+        metrics=pd.DataFrame(recorder.rows),
         **data,
     )
 
@@ -227,6 +224,40 @@ _KEYS: dict[str, str | None] = {
     "holdings": "demography.holdings",
     "utility": "consumption.utility",
 }
+
+
+class TickRecorder(Callback):
+    """What :func:`economy_episode` keeps, as a callback on an economy's step hooks: at each
+    step's start who is alive (the citizens who act in the tick), at its end the context
+    arrays of :data:`_KEYS` and one metrics row (``tick``, 1 for the first, and every stream
+    metric).
+
+    Args:
+        env: The PettingZoo economy (:func:`heas_envs.make_parallel`) of one world whose
+            context and metrics are read; register the recorder on it
+            (:func:`~heas_envs.core.callbacks.hooked` or ``env.add_callback``).
+
+    Attributes:
+        record: Per :data:`_KEYS` name, one array per tick (world 0's row).
+        rows: One metrics row per tick.
+    """
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self.record: dict[str, list[np.ndarray]] = {k: [] for k in _KEYS}
+        self.rows: list[dict[str, Any]] = []
+
+    def on_step_start(self, env: Any, actions: dict[str, np.ndarray]) -> None:
+        """Keep who is alive as the tick starts."""
+        self.record["alive"].append(self.env.model.ctx["demography.alive"][0].copy())
+
+    def on_step_end(self, env: Any, result: Any) -> None:
+        """Keep the tick's context arrays and metrics."""
+        ctx = self.env.model.ctx
+        for name, key in _KEYS.items():
+            if key is not None:
+                self.record[name].append(np.array(ctx[key][0]))
+        self.rows.append({"tick": len(self.rows) + 1, **self.env.metrics()})
 
 
 def pca(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -20,8 +20,12 @@ from agents.tournament import (
     votes_table,
     voting_rankings,
 )
+from heas_envs.core.callbacks import Callback
+from heas_envs.data import DataCollector
+from heas_envs.env.vector import VectorWorldsEnv
 from heas_envs.scenarios import Scenario, make_grid
 
+ONCE = Callback()
 ENTERPRISE = make_grid(
     "heas_envs/Enterprise-v0", {"n_firms": [2, 6]}, base={"max_steps": 15, "costs": 0.3}
 )
@@ -210,6 +214,39 @@ def test_the_process_pool_gives_the_tables_of_one_process():
     assert len(inproc.episodes) == 2 * 3 * 2 and len(inproc.steps) == 2 * 3 * 2 * 2
 
 
+def test_collected_steps_are_what_a_data_collector_on_the_same_batch_records(monkeypatch):
+    params = dict(n_agents=4, productivity=0.5, starvation_ticks=1, initial_wealth=0.3)
+    scenario = Scenario(
+        "ec", "heas_envs/Economy-v0", {**params, "max_steps": 40}, focal={"role": "citizen"}
+    )
+    B, period = 5, 3
+    seeds = tuple(episode_seed(0, "ec", e) for e in range(B))
+    batch = Batch(scenario, (Participant.random(2),), tuple(range(B)), seeds, period)
+    dc = DataCollector(period=period)  # every per-step metric of every world
+    records = play_batch(batch, callbacks=[dc])
+    assert records == play_batch(batch)  # the user's callback changes nothing
+    lengths = [r.result["steps"] for r in records]
+    assert len(set(lengths)) > 1  # worlds end at different steps: the case of the test
+    want: list[list] = [[] for _ in range(B)]
+    for k, row in enumerate(dc.model_rows[B:]):  # after the rows of the runner's reset
+        t, b = (k // B + 1) * period, row["World"]
+        if t <= lengths[b]:  # the collected steps of a world stop with its (counted) episode
+            assert row["Step"] == t
+            metrics = {m: v for m, v in row.items() if m not in ("Step", "World")}
+            want[b].append((t, {m: v if math.isfinite(v) else None for m, v in metrics.items()}))
+    assert [list(r.steps) for r in records] == want
+    assert len({len(w) for w in want}) > 1  # some worlds' steps stop before others'
+    # without collect_period and callbacks, nothing is registered on the worlds
+    added = []
+    real = VectorWorldsEnv.add_callback
+    spy = lambda env, cb: added.append(cb) or real(env, cb)  # noqa: E731
+    monkeypatch.setattr(VectorWorldsEnv, "add_callback", spy)
+    plain = play_batch(Batch(scenario, batch.participants, (0,), seeds[:1]))
+    assert added == [] and plain[0].steps == ()
+    play_batch(Batch(scenario, batch.participants, (0,), seeds[:1], period))
+    assert len(added) == 1
+
+
 # -- errors ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "kwargs, message",
@@ -220,6 +257,7 @@ def test_the_process_pool_gives_the_tables_of_one_process():
         ({"participants": [Participant.heuristic(), Participant.heuristic()]}, "distinct"),
         ({"baselines": ["heuristic"]}, "two or more"),
         ({"scenarios": ENTERPRISE[:1] * 2}, "scenario names must be distinct"),
+        ({"callbacks": [ONCE, ONCE]}, "registered already"),
     ],
 )
 def test_bad_tournaments_are_refused_with_a_message(kwargs, message):

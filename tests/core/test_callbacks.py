@@ -12,7 +12,7 @@ import heas_envs
 from agents.participants import Participant
 from agents.rollout import evaluate
 from agents.tournament import Tournament
-from heas_envs.core.callbacks import Callback, CallbackList
+from heas_envs.core.callbacks import Callback, CallbackList, StepHooks, hooked
 from heas_envs.core.model import LayerSpec, StreamSpec, make_model
 from heas_envs.core.stream import AgentGroup
 from heas_envs.data import DataCollector
@@ -328,3 +328,37 @@ def test_a_data_collector_callback_refuses_same_step_autoreset_at_the_first_epis
     obs = env.step(env.heuristic_actions(obs)).obs  # no episode has ended: collected
     with pytest.raises(NotImplementedError, match='autoreset="next_step"'):
         env.step(env.heuristic_actions(obs))  # both end here and are reset at once
+
+
+def test_a_callback_registered_twice_is_refused_and_a_runner_registers_its_step_hooks_once():
+    rec = Recorder()
+    with pytest.raises(ValueError, match=r"Recorder \(.*\) is registered already"):
+        CallbackList([rec, rec])
+    with pytest.raises(ValueError, match="registered already"):
+        CallbackList([rec]).append(CallbackList([rec]))  # in a list inside the list
+    with pytest.raises(ValueError, match="registered already"):
+        mortal_env(2, "next_step", callbacks=[rec, rec])
+    env = mortal_env(2, "next_step", callbacks=[rec])
+    for again in (rec, CallbackList([rec]), StepHooks(CallbackList([rec]))):
+        with pytest.raises(ValueError, match="registered already"):
+            env.add_callback(again)
+    with pytest.raises(ValueError, match="registered already"), hooked(env, [rec]):
+        pass  # a runner given a callback the env holds already
+    assert env.callbacks == [rec]  # the refusals registered nothing
+    obs, _ = env.reset(seed=[1, 2])
+    env.step(env.heuristic_actions(obs))
+    assert rec.events.count(("episode_start", (0, 1))) == rec.events.count(("step_end",)) == 1
+    # a runner's callbacks: their step and layer hooks (StepHooks wrapping the list) for the
+    # block only, the episode hooks left to the runner
+    env.remove_callback(rec)
+    rec.events.clear()
+    with hooked(env, [rec]) as hooks:
+        assert isinstance(hooks, CallbackList) and list(hooks) == [rec]
+        assert [type(cb) for cb in env.callbacks] == [StepHooks]
+        obs, _ = env.reset(seed=[1, 2])
+        env.step(env.heuristic_actions(obs))
+    outer = [e[0] for e in rec.events if not e[0].startswith("layer")]
+    assert outer == ["step_start", "step_end"] and len(rec.events) > 2
+    assert env.callbacks == [] and env.model.callback is None
+    with hooked(env, None) as hooks:  # no callbacks: nothing registered
+        assert hooks is None and env.callbacks == []
