@@ -15,13 +15,15 @@ A :class:`Participant` has a name and a policy of one role over every world at o
   flattened rows, deterministic);
 - an EvoTorch result: :meth:`Participant.from_evo` (a run directory's ``best.pt``, or a flat
   parameter vector, loaded into :class:`agents.policies.MLPPolicy` built for the role's spaces);
-- any function of the observations: :meth:`Participant.from_function`.
+- any function of the observations: :meth:`Participant.from_function`;
+- a swarm planner searching the model's futures from each world's state:
+  :meth:`Participant.planner` (:mod:`agents.planner`).
 
 :meth:`Participant.to_dict` describes a participant as JSON data (kind, arguments, and a
 SHA-256 digest of the weights or file played), so a tournament's configuration says what was
 played; :meth:`Participant.from_dict` rebuilds the kinds that are data (heuristic, random, SB3
 and EvoTorch ones), and :func:`parse_participant` reads the command line's
-``[NAME=]heuristic|random[:SEED]|sb3:PATH|evo:RUN_DIR``.
+``[NAME=]heuristic|random[:SEED]|sb3:PATH|evo:RUN_DIR|planner[:KEY=VALUE,...]``.
 
 Participants pickle (modules as torch pickles them, SB3 models by path), so process pools and
 Ray workers receive them whole.
@@ -43,7 +45,7 @@ from heas_envs.env.vector import sample_actions
 Act = Callable[[np.ndarray], np.ndarray]
 
 #: The kinds of participant.
-KINDS = ("heuristic", "random", "module", "sb3", "evo", "function")
+KINDS = ("heuristic", "random", "module", "sb3", "evo", "function", "planner")
 
 
 class Participant:
@@ -201,6 +203,33 @@ class Participant:
         return cls(name or "evo", "evo", spec)
 
     @classmethod
+    def planner(
+        cls,
+        name: str = "planner",
+        callbacks: Any = None,
+        **settings: Any,
+    ) -> Participant:
+        """A swarm planner (:class:`agents.planner.SwarmPlanner`): before each step it loads
+        every world into ``walkers`` planning worlds, searches ``horizon`` steps ahead with
+        cloning toward better and less explored walkers, and plays the first action of the
+        best path.
+
+        Args:
+            name: The name.
+            callbacks: Hooks registered on the planning envs (not part of the description).
+            **settings: :class:`agents.planner.PlannerConfig` fields (``walkers``,
+                ``horizon``, ``proposal``, ``noise``, ``epsilon``, ``reward_power``,
+                ``distance_power``, ``seed``).
+
+        Raises:
+            ValueError: An unknown setting or a bad value.
+        """
+        from agents.planner import PlannerConfig
+
+        config = PlannerConfig.of(settings)
+        return cls(name, "planner", config.to_dict(), payload=callbacks)
+
+    @classmethod
     def from_function(cls, act: Act, name: str) -> Participant:
         """Any function of one role's observations ``[B, n_agents, *obs]`` returning actions
         ``[B, n_agents, *act]`` (a top-level function, so that process pools can pickle it).
@@ -229,6 +258,9 @@ class Participant:
             return cls.heuristic(name)
         if kind == "random":
             return cls.random(data.get("seed", 0), name)
+        if kind == "planner":
+            settings = {k: v for k, v in data.items() if k not in ("name", "kind")}
+            return cls.planner(name, **settings)
         if kind == "sb3":
             out = cls.from_sb3(data["path"], data.get("algo"), name)
         elif kind == "evo" and "vector" in data:
@@ -285,6 +317,10 @@ class Participant:
             return lambda obs: np.stack([sample_actions(space, n, g) for g in generators])
         if self.kind == "function":
             return lambda obs: np.asarray(self._payload(obs))
+        if self.kind == "planner":
+            from agents.planner import SwarmPlanner
+
+            return SwarmPlanner(env, role, seeds, self.spec, callbacks=self._payload)
         if self.kind == "sb3":
             return self._sb3_act()
         module = self._payload if self.kind == "module" else self._evo_module(group, role)
@@ -336,13 +372,18 @@ def parse_participant(text: str) -> Participant:
     """A participant from the command line: ``[NAME=]KIND[:ARG]``.
 
     ``heuristic``; ``random`` or ``random:SEED``; ``sb3:PATH`` (a model file or run
-    directory); ``evo:RUN_DIR``. ``NAME=`` sets the name (default: the kind, ``random`` for
-    random play, ``sb3:<run>`` / ``evo:<run>`` for files).
+    directory); ``evo:RUN_DIR``; ``planner`` or ``planner:walkers=32,horizon=10,...``
+    (:class:`agents.planner.PlannerConfig` fields; numbers as numbers). ``NAME=`` sets the
+    name (default: the kind, ``random`` for random play, ``sb3:<run>`` / ``evo:<run>`` for
+    files).
 
     Raises:
         ValueError: An unknown kind or a bad argument (the message lists the forms).
     """
-    forms = "heuristic, random[:SEED], sb3:PATH or evo:RUN_DIR, optionally NAME= first"
+    forms = (
+        "heuristic, random[:SEED], sb3:PATH, evo:RUN_DIR or planner[:KEY=VALUE,...], "
+        "optionally NAME= first"
+    )
     name, sep, rest = text.partition("=")
     if not sep or ":" in name or "/" in name:
         name, rest = "", text
@@ -357,7 +398,25 @@ def parse_participant(text: str) -> Participant:
         return Participant.from_sb3(arg, name=name or None)
     if kind == "evo" and arg:
         return Participant.from_evo(arg, name=name or None)
+    if kind == "planner":
+        return Participant.planner(name or "planner", **_settings(arg))
     raise ValueError(f"unknown participant {text!r}; give {forms}")
+
+
+def _settings(text: str) -> dict[str, Any]:
+    """``KEY=VALUE,...`` as a dict, values read as JSON numbers where they are numbers."""
+    out: dict[str, Any] = {}
+    for item in filter(None, text.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"planner settings are KEY=VALUE,..., got {item!r} in {text!r}")
+        if key in out:
+            raise ValueError(f"planner setting {key!r} is given twice in {text!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def _module_act(module: Any) -> Act:

@@ -49,8 +49,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="SPEC",
-        help="[NAME=]heuristic, random[:SEED], sb3:PATH or evo:RUN_DIR (repeatable; the "
-        "heuristic and random baselines join when absent)",
+        help="[NAME=]heuristic, random[:SEED], sb3:PATH, evo:RUN_DIR or "
+        "planner[:walkers=32,horizon=10,...] (repeatable; the heuristic and random baselines "
+        "join when absent)",
     )
     parser.add_argument(
         "--episodes",

@@ -453,33 +453,48 @@ def world_axis(shape: tuple[int, ...], probe_shape: tuple[int, ...] | None, n: i
 
 
 def copy_worlds(
-    model: Model, src: np.ndarray, dst: np.ndarray, probe: Mapping[tuple, tuple[int, ...]]
+    model: Model,
+    src: np.ndarray,
+    dst: np.ndarray,
+    probe: Mapping[tuple, tuple[int, ...]],
+    *,
+    into: Model | None = None,
+    into_probe: Mapping[tuple, tuple[int, ...]] | None = None,
+    generators: bool = True,
 ) -> None:
-    """Make worlds ``dst`` of ``model`` exact copies of worlds ``src`` (row indices, same
-    length; ``src`` is read before ``dst`` is written, so they may overlap).
+    """Make worlds ``dst`` of ``into`` (default: ``model`` itself) exact copies of worlds
+    ``src`` of ``model`` (row indices, same length; ``src`` is read before ``dst`` is written,
+    so within one model they may overlap).
 
     What is copied, each in one fancy-indexed assignment:
 
     - every context array, on its leading (world) axis;
-    - each world's generator state (``bit_generator.state``);
+    - each world's generator state (``bit_generator.state``), unless ``generators`` is false
+      (the destination worlds then keep drawing from their own generators);
     - every private array of a stream (:func:`private_arrays`) on its world axis, found by
       comparing with ``probe``, the private array shapes of a model of ``n_worlds + 1``
       worlds (:func:`private_array_shapes`): the axis that grows with the worlds;
     - private arrays without such an axis are either state shared by the worlds (the same
-      shape in the probe: left as they are) or caches that the stream rebuilds on demand
-      (no counterpart or another shape, held in a dict entry or a list: the entry is
-      deleted, or the list emptied).
+      shape in the probe: left as they are within a model, copied whole into another model)
+      or caches that the stream rebuilds on demand (no counterpart or another shape, held in
+      a dict entry or a list: the destination's entry is deleted, or its list emptied).
 
-    The worlds share the tick, layer and cursor (one cohort), so those are not copied.
-    Before copying, the streams' lazy per-tick metrics are computed (``metrics_step``), so
-    that no lazily kept per-world cache survives.
+    Within one model the worlds share the tick, layer and cursor (one cohort), so those are
+    not copied. Into another model (``into``: a model built by the same function for any
+    number of worlds, reset at least once, with ``into_probe`` its probe) they are, with the
+    streams' scalar attributes (counters that all worlds of a model share, such as the ticks
+    a stream has seen; one equal to each model's number of worlds is left alone), so every
+    row of ``into`` should be a destination: rows that are not keep their state under the
+    source's clock. Before copying, the source streams' lazy per-tick metrics are computed
+    (``metrics_step``), so that no lazily kept per-world cache survives.
 
     Raises:
-        ValueError: A context array without a leading world axis, or a private array held
+        ValueError: A context array without a leading world axis, a private array held
             directly by a stream that has no world axis and is not shared (the model cannot
-            be copied exactly by this rule).
+            be copied exactly by this rule), or an ``into`` model with other streams.
     """
-    n = model.n_worlds
+    target = model if into is None else into
+    n, m = model.n_worlds, target.n_worlds
     src, dst = np.asarray(src, dtype=np.intp), np.asarray(dst, dtype=np.intp)
     model.metrics_step()  # resolve lazy metrics (caches of the last step's per-world work)
     for key, a in model.ctx.data.items():
@@ -487,34 +502,97 @@ def copy_worlds(
             raise ValueError(
                 f"context key {key!r} has shape {np.shape(a)}, not a leading axis of {n} worlds"
             )
-    plan: list[tuple[np.ndarray, int]] = []
-    drops: dict[tuple, tuple] = {}
-    for path, arr, holder in private_arrays(model):
-        axis = world_axis(arr.shape, probe.get(path), n)
-        if axis is None:
-            if holder is None:
-                raise ValueError(
-                    f"cannot copy worlds: private array {'.'.join(map(str, path))} of shape "
-                    f"{arr.shape} has no world axis and is not shared by the worlds; keep "
-                    "per-world state in arrays with one world axis (or in the context)"
-                )
-            drops[(id(holder[0]), holder[1])] = holder
-        elif axis >= 0:
-            plan.append((arr, axis))
-    for a in model.ctx.data.values():
-        a[dst] = a[src]
-    for arr, axis in plan:
+    source = _copy_plan(model, probe)
+    if target is model:
+        plan = [(arr, arr, axis) for arr, axis in source.values() if axis >= 0]
+        drops = _caches(model, probe)
+    else:
+        if [type(s).__name__ + s.name for s in target.streams] != [
+            type(s).__name__ + s.name for s in model.streams
+        ]:
+            raise ValueError("copy_worlds into another model needs a model of the same streams")
+        found = _copy_plan(target, into_probe or {})
+        plan = [
+            (arr, found[path][0], axis)
+            for path, (arr, axis) in source.items()
+            if path in found and (axis == -1) == (found[path][1] == -1)
+        ]
+        drops = _caches(target, into_probe or {})
+    data = target.ctx.data
+    for key, a in model.ctx.data.items():
+        held = data.get(key) if target is not model else a
+        if held is None or held.shape[1:] != a.shape[1:] or held.shape[0] != m:
+            data[key] = held = np.zeros((m, *a.shape[1:]), dtype=a.dtype)
+        held[dst] = a[src]
+    for arr, out, axis in plan:
+        if axis < 0:
+            out[...] = arr  # shared by the worlds: the same in both models
+            continue
         lead = (slice(None),) * axis
-        arr[(*lead, dst)] = arr[(*lead, src)]
-    gens = model.ctx.rng.generators
-    states = [gens[i].bit_generator.state for i in src.tolist()]
-    for j, state in zip(dst.tolist(), states):
-        gens[j].bit_generator.state = state
+        out[(*lead, dst)] = arr[(*lead, src)]
+    if generators:
+        gens = model.ctx.rng.generators
+        states = [gens[i].bit_generator.state for i in src.tolist()]
+        out_gens = target.ctx.rng.generators
+        for j, state in zip(dst.tolist(), states):
+            out_gens[j].bit_generator.state = state
     for container, key in drops.values():
         if isinstance(container, dict):
             container.pop(key, None)
         else:
             container.clear()
+    if target is not model:
+        _copy_scalars(model, target)
+        ctx, out_ctx = model.ctx, target.ctx
+        out_ctx.tick, out_ctx.layer = ctx.tick, ctx.layer
+        out_ctx.tick_completed = ctx.tick_completed
+        target.cursor, target.trace = model.cursor, []
+
+
+def _copy_scalars(model: Model, target: Model) -> None:
+    """Copy the streams' scalar attributes (counters such as the ticks a stream has seen,
+    which all worlds of a model share) from ``model`` to ``target``; an attribute that holds
+    each model's number of worlds is left as it is."""
+    n, m = model.n_worlds, target.n_worlds
+    for s, t in zip(model.streams, target.streams):
+        mine = vars(t)
+        for key, value in vars(s).items():
+            if not isinstance(value, bool | int | float | np.generic) or key not in mine:
+                continue
+            if n != m and value == n and mine[key] == m:
+                continue
+            mine[key] = value
+
+
+def _copy_plan(
+    model: Model, probe: Mapping[tuple, tuple[int, ...]]
+) -> dict[tuple, tuple[np.ndarray, int]]:
+    """``{path: (array, world axis or -1 if shared)}`` of the private arrays of ``model``
+    that :func:`copy_worlds` copies; raises for an array it cannot copy."""
+    n = model.n_worlds
+    out: dict[tuple, tuple[np.ndarray, int]] = {}
+    for path, arr, holder in private_arrays(model):
+        axis = world_axis(arr.shape, probe.get(path), n)
+        if axis is None and holder is None:
+            raise ValueError(
+                f"cannot copy worlds: private array {'.'.join(map(str, path))} of shape "
+                f"{arr.shape} has no world axis and is not shared by the worlds; keep "
+                "per-world state in arrays with one world axis (or in the context)"
+            )
+        if axis is not None:
+            out[path] = (arr, axis)
+    return out
+
+
+def _caches(model: Model, probe: Mapping[tuple, tuple[int, ...]]) -> dict[tuple, tuple]:
+    """The dict entries and lists of ``model`` holding per-world caches (private arrays
+    without a world axis that are not shared), which a copy drops."""
+    n = model.n_worlds
+    return {
+        (id(holder[0]), holder[1]): holder
+        for path, arr, holder in private_arrays(model)
+        if holder is not None and world_axis(arr.shape, probe.get(path), n) is None
+    }
 
 
 def private_array_shapes(model: Model) -> dict[tuple, tuple[int, ...]]:

@@ -246,10 +246,12 @@ class VectorWorldsEnv:
         :mod:`heas_envs.core.callbacks` for when each hook is called.
 
         Raises:
-            ValueError: ``callback`` is not a :class:`~heas_envs.core.callbacks.Callback`.
+            ValueError: ``callback`` is not a :class:`~heas_envs.core.callbacks.Callback`, or
+                it (or a callback in it, for a :class:`~heas_envs.core.callbacks.CallbackList`)
+                is registered on this env already: each runs once per hook.
         """
         hooks = CallbackList() if self._callbacks is None else self._callbacks
-        hooks.append(callback)
+        hooks.append(callback)  # refuses a callback registered already
         self._callbacks = hooks
         self._attach()
 
@@ -467,8 +469,10 @@ class VectorWorldsEnv:
         """Make worlds ``dst[i]`` exact copies of worlds ``src[i]`` (read before any is
         written): stepping a copy with the same actions then repeats its source bit for bit.
 
-        All the worlds named must be in one cohort (they started their episode together and
-        none has ended: the case of worlds reset together, before any episode ends). Within
+        All the worlds named must be in one cohort (they started their episode together: the
+        case of worlds reset together, before any episode ends). Sources must be running; a
+        destination may be a world whose episode ended in the last step ("next_step"
+        autoreset), and the copy then replaces its pending reset. Within
         the cohort's model, one fancy-indexed assignment per array copies the rows: every
         context array, every per-world array a stream keeps outside the context (its world
         axis is found by comparing with a model of one world more, built once per size;
@@ -478,8 +482,8 @@ class VectorWorldsEnv:
 
         Raises:
             ValueError: Index arrays of different lengths, an index outside ``[0, B)``, a
-                destination named twice, worlds of different cohorts or whose episode has
-                ended, or a model whose state cannot be copied by that rule.
+                destination named twice, worlds of different cohorts, a source whose episode
+                has ended, or a model whose state cannot be copied by that rule.
             RuntimeError: ``reset`` was never called.
         """
         if not self._started:
@@ -491,35 +495,165 @@ class VectorWorldsEnv:
             )
         if len(np.unique(dst_w)) != len(dst_w):
             raise ValueError(f"dst names a world twice: {dst_w.tolist()}")
-        named = np.concatenate([src_w, dst_w])
-        if self._ended[named].any():
-            raise ValueError(
-                f"worlds {sorted(set(named[self._ended[named]].tolist()))} have ended their "
-                "episode (their reset is pending); clone worlds that are running"
-            )
-        owner = np.full(self.num_worlds, -1)
-        row = np.full(self.num_worlds, -1)
-        for k, c in enumerate(self._cohorts):
-            owner[c.worlds[c.current]] = k
-            row[c.worlds[c.current]] = np.flatnonzero(c.current)
-        cohorts = np.unique(owner[named])
-        if len(cohorts) != 1:
-            raise ValueError(
-                "clone_worlds copies worlds within one cohort (worlds that started their episode "
-                f"together); worlds {named.tolist()} are in cohorts "
-                f"{owner[named].tolist()} (see n_cohorts)"
-            )
-        if len(src_w) == 0 or np.array_equal(src_w, dst_w):
+        if len(src_w) == 0:
             return
-        c = self._cohorts[int(cohorts[0])]
-        rs, rd = row[src_w], row[dst_w]
-        copy_worlds(c.model, rs, rd, self._probe(c.model.n_worlds))
+        # a destination whose episode ended in the last step is still in its cohort: the
+        # copy replaces its pending reset
+        c, rows = self._cohort_rows(np.concatenate([src_w, dst_w]), ended=len(src_w))
+        rs, rd = rows[: len(src_w)], rows[len(src_w) :]
+        if not np.array_equal(rs, rd):
+            copy_worlds(c.model, rs, rd, self._probe(c.model.n_worlds))
+        self._ended[dst_w] = False
         # step() and reset() hand out the observation arrays themselves: copy them first, so
         # that observations a caller holds do not change under it
         c.obs = {r: a.copy() for r, a in c.obs.items()}
         for field in (c.alive, c.ever, c.obs):
             for a in field.values():
                 a[rd] = a[rs]
+
+    def load_worlds(
+        self,
+        source: VectorWorldsEnv,
+        src: Sequence[int] | np.ndarray,
+        generators: Sequence[np.random.Generator] | None = None,
+    ) -> None:
+        """Make world ``b`` of this env an exact copy of world ``src[b]`` of ``source``, for
+        every world ``b`` (a planner's walkers: each world of ``source`` loaded into several
+        worlds here); stepping a copy with the same actions and generator state repeats its
+        source bit for bit.
+
+        ``source`` must step the same model with the same parameters (another
+        :func:`~heas_envs.make_vec` of the same id and parameters, of any number of worlds);
+        the worlds named must be running in one of its cohorts. Every world here is
+        overwritten and they form one cohort, under the source cohort's clock (tick, layer,
+        cursor); the copy is :func:`~heas_envs.core.model.copy_worlds` from that cohort's
+        model into this env's, plus the alive, ever-alive and last observations. Nothing of
+        ``source`` changes.
+
+        Args:
+            source: The env whose worlds are loaded.
+            src: ``[B]`` world indices of ``source`` (one per world of this env; repeats allowed).
+            generators: The generators the loaded worlds draw from from now on, one per world
+                (default: copies of the source worlds' generator states, so the copies also
+                repeat their sources' random draws).
+
+        Raises:
+            ValueError: ``source`` of another model or parameters, ``src`` of the wrong length
+                or naming a world outside ``source``, worlds of several cohorts or whose
+                episode has ended, the wrong number of generators.
+        """
+        if not isinstance(source, VectorWorldsEnv):
+            raise ValueError(f"load_worlds takes a VectorWorldsEnv, got {show_value(source)}")
+        if (source.env_id, source.params, source.max_steps, source.roles) != (
+            self.env_id,
+            self.params,
+            self.max_steps,
+            self.roles,
+        ):
+            keys = sorted(set(source.params) | set(self.params))
+            differ = {
+                k: (self.params.get(k), source.params.get(k))
+                for k in keys
+                if self.params.get(k) != source.params.get(k)
+            }
+            raise ValueError(
+                f"load_worlds needs an env of the same model and parameters: this env is "
+                f"{self.env_id!r}, the source {source.env_id!r}; parameters that differ "
+                f"(this env's, the source's): {differ}"
+            )
+        if not source._started:
+            raise RuntimeError("call the source's reset() before load_worlds()")
+        src_w = source._world_list("src", src)
+        if len(src_w) != self.num_worlds:
+            raise ValueError(
+                f"src must name one source world per world of this env ({self.num_worlds}), "
+                f"got {len(src_w)}"
+            )
+        if generators is not None and len(generators) != self.num_worlds:
+            raise ValueError(
+                f"give one generator per world ({self.num_worlds}), got {len(generators)}"
+            )
+        c, rows = source._cohort_rows(src_w)
+        own = self._cohorts[0]
+        model = own.model if len(self._cohorts) == 1 else self._new_model(self.num_worlds)
+        if not model._seeded:
+            model.reset(seed=list(range(self.num_worlds)))
+        model.callback = None
+        copy_worlds(
+            c.model,
+            rows,
+            np.arange(self.num_worlds),
+            source._probe(c.model.n_worlds),
+            into=model,
+            into_probe=self._probe(self.num_worlds),
+            generators=generators is None,
+        )
+        if generators is not None:
+            model.ctx.rng = WorldRandom.of(list(generators))
+        for old in self._cohorts:
+            if old.model is not model:
+                self._retire(old)
+        cohort = _Cohort(model, np.arange(self.num_worlds), True)
+        cohort.alive = {r: a[rows] for r, a in c.alive.items()}
+        cohort.ever = {r: a[rows] for r, a in c.ever.items()}
+        cohort.obs = {r: a[rows] for r, a in c.obs.items()}
+        self._cohorts = [cohort]
+        self._generators = [None] * self.num_worlds
+        self._ended = np.zeros(self.num_worlds, dtype=bool)
+        self.population_changed = False
+        self._started = True
+        self._attach()
+
+    def like(self, num_worlds: int, autoreset: str | None = "next_step") -> VectorWorldsEnv:
+        """A new env of ``num_worlds`` worlds of the same model and parameters (built by the
+        same function; no callbacks), for :meth:`load_worlds`.
+
+        Raises:
+            ValueError: A bad number of worlds, or this env was given a model only.
+        """
+        if self._build is None:
+            raise ValueError("like() needs the build function of the model (this env has none)")
+        out = VectorWorldsEnv(
+            self._build, num_worlds, max_steps=self.max_steps, autoreset=autoreset
+        )
+        out.env_id, out.params, out.single_env = self.env_id, dict(self.params), self.single_env
+        return out
+
+    def running_cohorts(self) -> list[np.ndarray]:
+        """The running worlds (episode not ended) of each cohort, as sorted index arrays:
+        the groups of worlds :meth:`clone_worlds` and :meth:`load_worlds` can copy together."""
+        out = []
+        for c in self._cohorts:
+            worlds = c.worlds[c.current]
+            worlds = worlds[~self._ended[worlds]]
+            if len(worlds):
+                out.append(np.sort(worlds))
+        return out
+
+    def _cohort_rows(
+        self, worlds: np.ndarray, ended: int | None = None
+    ) -> tuple[_Cohort, np.ndarray]:
+        """The one cohort holding ``worlds`` and their rows in it; ``worlds[:ended]`` (all by
+        default) must be running, the others may have ended in the last step."""
+        running = worlds[:ended]
+        if self._ended[running].any():
+            raise ValueError(
+                f"worlds {sorted(set(running[self._ended[running]].tolist()))} have ended their "
+                "episode (their reset is pending); copy worlds that are running"
+            )
+        owner = np.full(self.num_worlds, -1)
+        row = np.full(self.num_worlds, -1)
+        for k, c in enumerate(self._cohorts):
+            owner[c.worlds[c.current]] = k
+            row[c.worlds[c.current]] = np.flatnonzero(c.current)
+        cohorts = np.unique(owner[worlds])
+        if len(cohorts) != 1:
+            raise ValueError(
+                "worlds are copied within one cohort (worlds that started their episode "
+                f"together); worlds {worlds.tolist()} are in cohorts "
+                f"{owner[worlds].tolist()} (see n_cohorts)"
+            )
+        return self._cohorts[int(cohorts[0])], row[worlds]
 
     def _world_list(self, name: str, value: Any) -> np.ndarray:
         arr = as_numeric_array(value)

@@ -217,3 +217,47 @@ def test_clone_worlds_leaves_the_observations_a_caller_holds_and_snapshots_know_
     single.reset(seed=0)
     with pytest.raises(ValueError, match="taken by this env's snapshot"):
         single.parallel.restore(single.snapshot())  # the single-agent env's, not the parallel's
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_load_worlds_copies_the_worlds_of_another_env_exactly(env_id):
+    params = small(env_id, 30)
+    source = heas_envs.make_vec(env_id, num_worlds=3, **params)
+    source.reset(seed=[1, 2, 3])
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        source.step(source.random_actions(rng))
+    walkers = heas_envs.make_vec(env_id, num_worlds=4, **params)
+    walkers.reset(seed=[7, 8, 9, 10])
+    walkers.step(walkers.random_actions(rng))  # another clock than the source's
+    picks = np.array([2, 0, 2, 1])
+    walkers.load_worlds(source, picks)
+    assert np.array_equal(walkers.ticks(), source.ticks()[picks])
+    actions = [source.random_actions(rng) for _ in range(4)]
+    original = run_vec(source, actions)
+    loaded = run_vec(walkers, [{r: a[picks] for r, a in x.items()} for x in actions])
+    for j, b in enumerate(picks.tolist()):
+        assert same(world(loaded, j), world(original, b))
+    ours, theirs = walkers.episode_metrics(), source.episode_metrics()
+    for key, values in ours.items():
+        assert np.array_equal(values, theirs[key][picks], equal_nan=True), key
+
+
+def test_load_worlds_refuses_other_models_and_bad_worlds():
+    source = heas_envs.make_vec("heas_envs/Market-v0", num_worlds=2, n_traders=2, max_steps=2)
+    walkers = heas_envs.make_vec("heas_envs/Market-v0", num_worlds=2, n_traders=2, max_steps=2)
+    with pytest.raises(RuntimeError, match="reset"):
+        walkers.load_worlds(source, [0, 1])
+    source.reset(seed=0)
+    other = heas_envs.make_vec("heas_envs/Market-v0", num_worlds=2, n_traders=3, max_steps=2)
+    with pytest.raises(ValueError, match=r"same model and parameters.*'n_traders': \(3, 2\)"):
+        other.load_worlds(source, [0, 1])
+    for src, match in [([0], "one source world per world"), ([0, 2], "world index 2")]:
+        with pytest.raises(ValueError, match=match):
+            walkers.load_worlds(source, src)
+    with pytest.raises(ValueError, match="one generator per world"):
+        walkers.load_worlds(source, [0, 1], [np.random.default_rng(0)])
+    for _ in range(2):
+        source.step(source.heuristic_actions())  # max_steps 2: both episodes ended
+    with pytest.raises(ValueError, match="ended"):
+        walkers.load_worlds(source, [0, 1])
