@@ -180,7 +180,7 @@ class SwarmPlanner:
             engine,
             np.repeat(worlds, W),
             [
-                np.random.default_rng([cfg.seed, self.seeds[b], tick, w])
+                np.random.default_rng([cfg.seed, self.seeds[b], tick])
                 for b in worlds.tolist()
                 for w in range(W)
             ],
