@@ -41,6 +41,7 @@ from agents.policies import MLPPolicy
 from agents.rollout import play_episodes
 from agents.runs import new_run_dir
 from agents.threads import set_torch_threads
+from heas_envs.core.callbacks import Callback, as_callbacks
 from heas_envs.env.background import Background, role_policies
 from heas_envs.scenarios.objective import Objective
 
@@ -68,10 +69,13 @@ class BatchedRolloutProblem(NEProblem):
             Objective` of ``role``, or its ``to_dict()``): the ``"return"`` fitness is the
             return of its reward instead of the env's. Not to be confused with
             ``objectives``, the fitness criteria.
+        callbacks: Hooks (:mod:`heas_envs.core.callbacks`) told of every rollout's episodes,
+            policy calls, steps and layers (:func:`agents.rollout.play_episodes`); in this
+            process only, so not with ``num_actors``; not pickled with the problem.
 
     Raises:
-        ValueError: An unknown role, objective or sense, bad seeds, or a reward objective of
-            another role or that does not fit the env.
+        ValueError: An unknown role, objective or sense, bad seeds, a reward objective of
+            another role or that does not fit the env, or callbacks with Ray actors.
     """
 
     def __init__(
@@ -87,7 +91,15 @@ class BatchedRolloutProblem(NEProblem):
         initial_bounds: tuple[float, float] = (-0.1, 0.1),
         num_actors: int | None = None,
         reward_objective: Objective | dict[str, Any] | None = None,
+        callbacks: Callback | Sequence[Callback] | None = None,
     ) -> None:
+        self.callbacks = as_callbacks(callbacks)
+        self.requested_actors = num_actors
+        if self.callbacks and num_actors:
+            raise ValueError(
+                "callbacks run in this process only, so they cannot hear rollouts played by "
+                f"Ray actors (num_actors={num_actors!r}); leave num_actors unset to use them"
+            )
         probe = heas_envs.make_parallel(env_id, **(env_params or {}))
         if role not in probe.roles:
             raise ValueError(f"unknown role {role!r} of {env_id}; roles are {probe.roles}")
@@ -176,7 +188,9 @@ class BatchedRolloutProblem(NEProblem):
             return actions.reshape(P * E, n, *actions.shape[2:])
 
         names = [name for name, _ in self.objectives if name != "return"]
-        played = play_episodes(venv, self.role, act_all, seeds, self.background, names)
+        played = play_episodes(
+            venv, self.role, act_all, seeds, self.background, names, self.callbacks or None
+        )
         self.agent_steps += played.agent_steps
         self.episodes_played += P * E
         per_world = {"return": played.returns, **played.metrics}
@@ -201,6 +215,7 @@ class BatchedRolloutProblem(NEProblem):
         state = dict(state)
         state["_worlds"] = {}  # rebuilt on demand
         state["_module"] = None
+        state["callbacks"] = []  # hooks of this process, not state of the search
         return state
 
 
@@ -300,13 +315,15 @@ def train_evo(
     progress: bool = False,
     threads: int | None = None,
     reward_objective: Objective | dict[str, Any] | None = None,
+    callbacks: Callback | Sequence[Callback] | None = None,
 ) -> EvoResult:
     """Evolve the policy of ``role`` of ``env_id``; log, checkpoint and keep a hall of fame.
 
     Args:
         env_id, role, objectives, episodes, env_params, policy_kwargs, num_actors,
-            reward_objective: As for :class:`BatchedRolloutProblem` (episode seeds
-            ``0 .. episodes - 1``); the reward objective is recorded in ``args.json``.
+            reward_objective, callbacks: As for :class:`BatchedRolloutProblem` (episode
+            seeds ``0 .. episodes - 1``); the reward objective is recorded in ``args.json``;
+            the callbacks hear a resumed run too.
         algo: One of :data:`ALGORITHMS` (``GA`` for several objectives).
         generations: Generations to run (in all, counting those of a resumed run).
         popsize: Population size.
@@ -365,6 +382,7 @@ def train_evo(
             policy_kwargs=policy_kwargs,
             num_actors=num_actors,
             reward_objective=reward_objective,
+            callbacks=callbacks,
         )
         if problem.reward_objective is not None:
             arguments["reward_objective"] = problem.reward_objective.to_dict()
@@ -376,6 +394,10 @@ def train_evo(
         run_dir = new_run_dir(run_root, env_id, role, algo, seed)
         (run_dir / "args.json").write_text(json.dumps(arguments, indent=2) + "\n")
     problem = searcher.problem
+    if resume is not None and callbacks is not None:
+        if getattr(problem, "requested_actors", None):
+            raise ValueError("callbacks cannot hear a resumed run whose rollouts Ray actors play")
+        problem.callbacks = as_callbacks(callbacks)
     first = 0 if not rows else rows[-1]["generation"]
     ray_was_running = _ray_running()
     try:

@@ -24,6 +24,7 @@ Seats and the agents in them:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ import heas_envs
 from agents.policies import POLICY_KINDS, MLPPolicy
 from agents.runs import new_run_dir
 from agents.threads import set_torch_threads
+from heas_envs.core.callbacks import Callback
 from heas_envs.env.background import (
     Background,
     background_actions,
@@ -64,6 +66,9 @@ class SharedRoleVecEnv(VecEnv):
             the env's (the worlds are wrapped by ``ObjectiveReward``). Only ``negate``
             objectives: the worlds reset in the same step, where the metrics of an ended
             world are already the next episode's.
+        callbacks: Hooks (:mod:`heas_envs.core.callbacks`) registered on the worlds: they
+            hear every step and layer, and the worlds' episodes (``"same_step"`` autoreset);
+            SB3 calls its policy itself, so there are no policy hooks.
         **params: Model parameters.
 
     ``seed(s)`` (SB3 calls it when given a seed) seeds world ``b`` with ``s + b * seats`` (the
@@ -83,10 +88,11 @@ class SharedRoleVecEnv(VecEnv):
         seats: int | None = None,
         background: Background = "heuristic",
         reward_objective: Objective | dict[str, Any] | None = None,
+        callbacks: Callback | Sequence[Callback] | None = None,
         **params: Any,
     ) -> None:
         self.worlds: Any = heas_envs.make_vec(
-            env_id, num_worlds=num_worlds, autoreset="same_step", **params
+            env_id, num_worlds=num_worlds, autoreset="same_step", callbacks=callbacks, **params
         )
         if role not in self.worlds.groups:
             raise ValueError(f"unknown role {role!r} of {env_id}; roles are {self.worlds.roles}")
@@ -398,6 +404,7 @@ def train_sb3(
     progress_bar: bool = False,
     threads: int | None = None,
     reward_objective: Objective | dict[str, Any] | None = None,
+    callbacks: Callback | Sequence[Callback] | None = None,
 ) -> TrainResult:
     """Train ``role`` of ``env_id`` with SB3 on batched worlds, parameter sharing over seats.
 
@@ -422,6 +429,7 @@ def train_sb3(
         reward_objective: The role's objective, trained on instead of the env's reward (an
             :class:`~heas_envs.scenarios.Objective` of ``role`` with ``negate``; see
             :class:`SharedRoleVecEnv`); recorded in ``args.json``.
+        callbacks: Hooks registered on the training worlds (see :class:`SharedRoleVecEnv`).
 
     Returns:
         A :class:`TrainResult`.
@@ -460,6 +468,7 @@ def train_sb3(
         seats=seats,
         background=background,
         reward_objective=objective,
+        callbacks=callbacks,
         **(env_params or {}),
     )
     arguments["seats"] = env.seats

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from agents.evo import BatchedRolloutProblem, train_evo
+from heas_envs.core.callbacks import Callback
 
 SHORT = {"max_steps": 20}
 
@@ -16,6 +17,31 @@ def test_the_batched_population_evaluation_equals_each_candidate_alone():
     together = problem.evaluate_parameters(0.1 * values)
     alone = torch.stack([problem.evaluate_parameters(0.1 * values[i : i + 1])[0] for i in range(5)])
     assert torch.equal(together, alone) and len(set(together.tolist())) == 5
+
+
+def test_rollout_callbacks_hear_every_episode_and_policy_call_and_change_nothing():
+    class Counter(Callback):
+        def __init__(self) -> None:
+            self.starts = self.ends = self.calls = 0
+
+        def on_episode_start(self, env, worlds) -> None:
+            self.starts += len(worlds)
+
+        def on_episode_end(self, env, worlds) -> None:
+            self.ends += len(worlds)
+
+        def on_policy_start(self, env, role, obs, name) -> None:
+            self.calls += 1
+
+    heard = Counter()
+    kw = dict(episodes=2, env_params=SHORT)
+    quiet = BatchedRolloutProblem("heas_envs/Enterprise-v0", "firm", **kw)
+    loud = BatchedRolloutProblem("heas_envs/Enterprise-v0", "firm", callbacks=[heard], **kw)
+    values = 0.1 * torch.randn(3, quiet.solution_length, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(quiet.evaluate_parameters(values), loud.evaluate_parameters(values))
+    assert (heard.starts, heard.ends, heard.calls) == (6, 6, SHORT["max_steps"])
+    with pytest.raises(ValueError, match="Ray actors"):
+        BatchedRolloutProblem("heas_envs/Enterprise-v0", "firm", num_actors=2, callbacks=[heard])
 
 
 def test_same_seed_same_search_and_a_resumed_run_equals_an_uninterrupted_one(tmp_path):

@@ -8,6 +8,15 @@ import torch
 from conftest import MORTAL_ECONOMY as MORTAL
 
 from agents.sb3 import SharedRoleVecEnv
+from heas_envs.core.callbacks import Callback
+
+
+class StepCounter(Callback):
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def on_step_end(self, env, result) -> None:
+        self.steps += 1
 
 
 def test_seats_report_one_done_per_death_and_newborns_take_free_seats():
@@ -96,7 +105,9 @@ def test_train_sb3_trains_our_module_as_the_actor_and_saves_a_complete_run(tmp_p
         checkpoints=2,
     )
     result = train_sb3("heas_envs/Ecology-v0", "manager", **kw)
-    again = train_sb3("heas_envs/Ecology-v0", "manager", **kw)
+    steps = StepCounter()
+    again = train_sb3("heas_envs/Ecology-v0", "manager", callbacks=[steps], **kw)  # observed
+    assert steps.steps * 2 * 12 == again.model.num_timesteps  # every env step heard, once
     assert isinstance(result.actor, MLPPolicy) and result.run_dir != again.run_dir
     assert result.model.policy.action_net is result.actor.head  # SB3 trained our module
     files = {p.name for p in result.run_dir.iterdir()}
