@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from heas_envs.cli import key_values
 from heas_envs.env.vector import sample_actions
 
 #: A policy over all worlds: one role's observations ``[B, n_agents, *obs]`` -> actions.
@@ -399,24 +400,14 @@ def parse_participant(text: str) -> Participant:
     if kind == "evo" and arg:
         return Participant.from_evo(arg, name=name or None)
     if kind == "planner":
-        return Participant.planner(name or "planner", **_settings(arg))
+        settings = key_values(
+            [item for item in arg.split(",") if item],
+            "planner settings",
+            strings=True,
+            error=ValueError,
+        )
+        return Participant.planner(name or "planner", **settings)
     raise ValueError(f"unknown participant {text!r}; give {forms}")
-
-
-def _settings(text: str) -> dict[str, Any]:
-    """``KEY=VALUE,...`` as a dict, values read as JSON numbers where they are numbers."""
-    out: dict[str, Any] = {}
-    for item in filter(None, text.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"planner settings are KEY=VALUE,..., got {item!r} in {text!r}")
-        if key in out:
-            raise ValueError(f"planner setting {key!r} is given twice in {text!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 def _module_act(module: Any) -> Act:

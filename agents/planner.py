@@ -163,7 +163,7 @@ class SwarmPlanner:
         """The actions of the role in every world, ``[B, n_agents, *act]`` (the observations
         are not used: the planner reads the worlds' state)."""
         engine = self.engine
-        out = np.asarray(engine.heuristic_actions()[self.role]).astype(np.float64)
+        out = np.array(engine.heuristic_actions()[self.role], dtype=self.space.dtype)
         for worlds in engine.running_cohorts():
             out[worlds] = self.plan(worlds)
         return out

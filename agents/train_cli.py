@@ -11,7 +11,6 @@ import argparse
 import ast
 import dataclasses
 import inspect
-import json
 import math
 import sys
 import textwrap
@@ -19,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
-from heas_envs.cli import UsageError, _Parser, parse_params, register_command
+from heas_envs.cli import UsageError, _Parser, key_values, parse_params, register_command
 from heas_envs.scenarios.objective import Objective
 
 
@@ -149,21 +148,6 @@ def from_namespace(cls: type, ns: argparse.Namespace) -> Any:
     return cls(**values)
 
 
-def _key_json(items: Sequence[str], option: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"{option} takes KEY=JSON, got {item!r}")
-        if key in out:
-            raise UsageError(f"{option} gives {key!r} twice; give each key once")
-        try:
-            out[key] = json.loads(text)
-        except json.JSONDecodeError:
-            raise UsageError(f"{option} {key}: {text!r} is not a JSON value") from None
-    return out
-
-
 def reward_objective(role: str, negate: str, metric: Sequence[str]) -> Objective | None:
     """The :class:`~heas_envs.scenarios.Objective` of ``role`` that ``--reward-negate`` and
     ``--reward-metric KEY=WEIGHT`` ask for (``None`` when neither is given).
@@ -178,7 +162,7 @@ def reward_objective(role: str, negate: str, metric: Sequence[str]) -> Objective
         return Objective(role, negate=negate)
     if not metric:
         return None
-    weights = _key_json(metric, "--reward-metric")
+    weights = key_values(metric, "--reward-metric")
     for key, weight in weights.items():
         if (
             isinstance(weight, bool)
@@ -214,7 +198,7 @@ def run_sb3(args: SB3Args) -> int:
         seats=args.seats or None,
         background=args.background,
         env_params=params,
-        algo_kwargs=_key_json(args.algo_kwarg, "--algo-kwarg"),
+        algo_kwargs=key_values(args.algo_kwarg, "--algo-kwarg"),
         run_root=args.run_root,
         checkpoints=args.checkpoints,
         tensorboard=args.tensorboard,

@@ -32,6 +32,41 @@ class UsageError(Exception):
     """Bad command-line input: printed as one line, exit status 2."""
 
 
+def key_values(
+    items: Sequence[str],
+    what: str,
+    *,
+    strings: bool = False,
+    error: type[Exception] = UsageError,
+) -> dict[str, Any]:
+    """``KEY=VALUE`` items as a dict, each value read as JSON.
+
+    Args:
+        items: The items.
+        what: The option or setting they come from, for messages.
+        strings: Keep a value that is not JSON as a string (``proposal=random``); else refuse it.
+        error: The exception raised.
+
+    Raises:
+        UsageError (or ``error``): An item without ``=`` or key, a key given twice, or (without
+            ``strings``) a value that is not JSON.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise error(f"{what} takes KEY=VALUE items, got {item!r}")
+        if key in out:
+            raise error(f"{what} gives {key!r} twice; give each key once")
+        try:
+            out[key] = json.loads(text)
+        except json.JSONDecodeError:
+            if not strings:
+                raise error(f"{what} {key}: {text!r} is not a JSON value") from None
+            out[key] = text
+    return out
+
+
 #: Commands added by other packages (``agents`` adds ``train``): name -> (help, configure, run).
 EXTRA_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable]] = {}
 

@@ -41,7 +41,7 @@ def test_train_evo_runs_and_resumes(tmp_path, capsys):
     [
         (["train", "sb3", "--algo", "XYZ"], "--algo must be one of ['PPO', 'A2C'"),
         (["train", "sb3", "--param", "n_patches=-3"], "n_patches"),
-        (["train", "sb3", "--algo-kwarg", "n_steps"], "--algo-kwarg takes KEY=JSON"),
+        (["train", "sb3", "--algo-kwarg", "n_steps"], "--algo-kwarg takes KEY=VALUE items"),
         (["train", "evo", "--objective", "profit"], "--objective takes NAME:SENSE"),
         (["train", "evo", "--objective", "profit:max"], "unknown objective 'profit'"),
         (["train", "evo", "--popsize", "1"], "--popsize >= 2"),
