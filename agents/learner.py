@@ -52,7 +52,7 @@ import pickle
 import time
 import traceback
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,7 @@ from torch import nn
 from agents.runs import new_run_dir
 from agents.sb3 import HeasActorCriticPolicy, SharedRoleVecEnv, sb3_objective
 from agents.threads import set_torch_threads
+from heas_envs.core.callbacks import Callback, as_callbacks
 from heas_envs.core.params import check_int
 from heas_envs.data.backends import BACKENDS, watch_parent
 from heas_envs.env.background import Background
@@ -176,9 +177,10 @@ class InferenceWorker:
 
     Args:
         spec: What to build.
+        callbacks: Hooks registered on the worker's worlds (in-process workers only).
     """
 
-    def __init__(self, spec: WorkerSpec) -> None:
+    def __init__(self, spec: WorkerSpec, callbacks: Sequence[Callback] = ()) -> None:
         self.spec = spec
         self.env = SharedRoleVecEnv(
             spec.env_id,
@@ -187,6 +189,7 @@ class InferenceWorker:
             seats=spec.seats,
             background=spec.background,
             reward_objective=spec.reward_objective,
+            callbacks=list(callbacks) or None,
             **spec.env_params,
         )
         with torch.random.fork_rng(devices=[]):  # its initial weights are overwritten anyway
@@ -281,11 +284,11 @@ class _InProcessWorkers:
     """The workers as objects of this process, collecting one after the other (one torch
     thread while they collect, the caller's count restored after)."""
 
-    def __init__(self, specs: list[WorkerSpec]) -> None:
+    def __init__(self, specs: list[WorkerSpec], callbacks: Sequence[Callback] = ()) -> None:
         self.workers: list[InferenceWorker] = []
         try:
             for spec in specs:
-                self.workers.append(InferenceWorker(spec))
+                self.workers.append(InferenceWorker(spec, callbacks))
         except BaseException:
             self.close()
             raise
@@ -595,6 +598,7 @@ def train_workers(
     run_root: str | Path = "runs",
     threads: int | None = None,
     progress_bar: bool = False,
+    callbacks: Callback | Sequence[Callback] | None = None,
 ) -> WorkersResult:
     """Train ``role`` of ``env_id`` with PPO: one learner, ``n_workers`` inference workers.
 
@@ -627,6 +631,9 @@ def train_workers(
         threads: The learner's torch threads (default 1, or ``HEAS_TORCH_THREADS``); the
             workers use one.
         progress_bar: Show a ``tqdm`` bar over the iterations.
+        callbacks: Hooks (:mod:`heas_envs.core.callbacks`) registered on every worker's
+            worlds (steps, layers, episodes); ``"inprocess"`` only, as the other back ends'
+            workers are other processes.
 
     Returns:
         A :class:`WorkersResult`.
@@ -642,6 +649,12 @@ def train_workers(
 
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+    hooks = as_callbacks(callbacks)
+    if hooks and backend != "inprocess":
+        raise ValueError(
+            f"callbacks run in this process only, so backend={backend!r} cannot call them (its "
+            "workers are other processes); use backend='inprocess'"
+        )
     n_workers = check_int("n_workers", n_workers, 1)
     worlds_per_worker = check_int("worlds_per_worker", worlds_per_worker, 1)
     n_steps = check_int("n_steps", n_steps, 1)
@@ -716,7 +729,7 @@ def train_workers(
     bar = _progress(iterations) if progress_bar else None
     pool: Any = None
     try:
-        pool = _POOLS[backend](specs)
+        pool = _InProcessWorkers(specs, hooks) if hooks else _POOLS[backend](specs)
         for iteration in range(iterations):
             start = time.perf_counter()
             weights = {k: v.detach().cpu().numpy() for k, v in model.policy.state_dict().items()}

@@ -1,4 +1,4 @@
-"""Training from the command line: ``heas-envs train sb3|evo`` and ``scripts/train_*.py``.
+"""Training from the command line: ``heas-envs train sb3|evo|workers`` and ``scripts/train_*.py``.
 
 The arguments of each path are one dataclass with a docstring under every field, in the style
 of CleanRL; :func:`add_arguments` turns it into command-line options (``--total-timesteps``),
@@ -102,6 +102,46 @@ class EvoArgs:
     """evolve on a weighted sum of per-step metrics, KEY=WEIGHT (repeatable): the return fitness is its return"""
 
 
+@dataclass
+class WorkersArgs:
+    """Train one role with PPO: one learner, several inference workers (brain and muscles)."""
+
+    env_id: str = "heas_envs/PowerGrid-v0"
+    """a registered env id (see `heas-envs list`)"""
+    role: str = "defender"
+    """the trained role; every agent of it shares the policy"""
+    workers: int = 2
+    """inference workers"""
+    worlds_per_worker: int = 4
+    """worlds each worker steps"""
+    n_steps: int = 128
+    """steps each worker collects per iteration"""
+    iterations: int = 50
+    """collect-and-update iterations"""
+    backend: str = "process"
+    """where the workers run: inprocess, process or ray"""
+    seed: int = 0
+    """seed of PPO, the worlds and the workers' samples"""
+    seats: int = 0
+    """seats of the role per world (0: its live agents at reset)"""
+    background: str = "heuristic"
+    """who plays the other roles: heuristic or random"""
+    param: list[str] = field(default_factory=list)
+    """a model parameter KEY=VALUE (repeatable; see `heas-envs params ENV_ID`)"""
+    algo_kwarg: list[str] = field(default_factory=list)
+    """an argument of SB3's PPO KEY=JSON (repeatable), e.g. batch_size=256"""
+    run_root: str = "runs"
+    """where the run directory is made"""
+    progress: bool = True
+    """show a progress bar over iterations"""
+    threads: int = 0
+    """the learner's torch threads (0: HEAS_TORCH_THREADS or 1)"""
+    eval_episodes: int = 10
+    """held-out episodes (seeds 10000, 10001, ...) to compare the policy with the heuristic and random play (0: none)"""
+    reward_negate: str = ""
+    """train on this role's reward negated instead of the env's reward (empty: the env's reward)"""
+
+
 def field_docs(cls: type) -> dict[str, str]:
     """The docstring under each field of the dataclass ``cls`` (read from its source)."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
@@ -177,7 +217,6 @@ def reward_objective(role: str, negate: str, metric: Sequence[str]) -> Objective
 
 def run_sb3(args: SB3Args) -> int:
     """Train, save and (optionally) evaluate as ``args`` says; print a summary."""
-    from agents.rollout import evaluate
     from agents.sb3 import ALGORITHMS, train_sb3
 
     if args.algo not in ALGORITHMS:
@@ -209,24 +248,63 @@ def run_sb3(args: SB3Args) -> int:
     print(f"run directory: {result.run_dir}")
     print(f"empty seat-steps: {result.empty_share:.1%}")
     if args.eval_episodes and args.algo in ("PPO", "A2C"):
-        seeds = list(range(10_000, 10_000 + args.eval_episodes))
-        for name, policy in [
-            ("trained", result.actor),
-            ("heuristic", "heuristic"),
-            ("random", "random"),
-        ]:
-            returns = evaluate(
-                args.env_id,
-                args.role,
-                policy,
-                seeds,
-                args.background,
-                params,
-                reward_objective=objective,  # the reward the policy was trained on
-            ).returns
-            print(
-                f"{name:10s} mean return {returns.mean():.4g} over {len(seeds)} held-out episodes"
-            )
+        compare(args, result.actor, params, objective)
+    return 0
+
+
+def compare(args: Any, actor: Any, params: dict[str, Any], objective: Objective | None) -> None:
+    """Print the mean return of ``actor``, the heuristic and random play on ``args``'s
+    held-out seeds, on the reward the policy was trained on."""
+    from agents.rollout import evaluate
+
+    seeds = list(range(10_000, 10_000 + args.eval_episodes))
+    for name, policy in [("trained", actor), ("heuristic", "heuristic"), ("random", "random")]:
+        returns = evaluate(
+            args.env_id,
+            args.role,
+            policy,
+            seeds,
+            args.background,
+            params,
+            reward_objective=objective,
+        ).returns
+        print(f"{name:10s} mean return {returns.mean():.4g} over {len(seeds)} held-out episodes")
+
+
+def run_workers(args: WorkersArgs) -> int:
+    """Train with a learner and inference workers as ``args`` says; print a summary."""
+    from agents.learner import train_workers
+
+    if args.eval_episodes < 0 or args.seats < 0:
+        raise UsageError("--eval-episodes and --seats must be >= 0")
+    params = parse_params(args.env_id, args.param)
+    objective = reward_objective(args.role, args.reward_negate, [])
+    result = train_workers(
+        args.env_id,
+        args.role,
+        n_workers=args.workers,
+        worlds_per_worker=args.worlds_per_worker,
+        n_steps=args.n_steps,
+        iterations=args.iterations,
+        seed=args.seed,
+        backend=args.backend,
+        seats=args.seats or None,
+        background=args.background,
+        env_params=params,
+        reward_objective=objective,
+        algo_kwargs=key_values(args.algo_kwarg, "--algo-kwarg"),
+        run_root=args.run_root,
+        threads=args.threads or None,
+        progress_bar=args.progress,
+    )
+    collect, learn = sum(result.collect_seconds), sum(result.learn_seconds)
+    print(f"run directory: {result.run_dir}")
+    print(
+        f"last mean reward per seat-step {result.mean_rewards[-1]:.4g}; collecting {collect:.1f} s, "
+        f"learning {learn:.1f} s"
+    )
+    if args.eval_episodes:
+        compare(args, result.actor, params, objective)
     return 0
 
 
@@ -268,18 +346,25 @@ def run_evo(args: EvoArgs) -> int:
     return 0
 
 
+#: ``heas-envs train`` subcommands: name -> (arguments, run).
+TRAINERS: dict[str, tuple[type, Any]] = {
+    "sb3": (SB3Args, run_sb3),
+    "evo": (EvoArgs, run_evo),
+    "workers": (WorkersArgs, run_workers),
+}
+
+
 def configure_train(parser: argparse.ArgumentParser) -> None:
-    """The ``heas-envs train sb3|evo`` options."""
+    """The ``heas-envs train sb3|evo|workers`` options."""
     sub = parser.add_subparsers(dest="trainer", required=True, parser_class=_Parser)
-    add_arguments(sub.add_parser("sb3", help=SB3Args.__doc__), SB3Args)
-    add_arguments(sub.add_parser("evo", help=EvoArgs.__doc__), EvoArgs)
+    for name, (cls, _) in TRAINERS.items():
+        add_arguments(sub.add_parser(name, help=cls.__doc__), cls)
 
 
 def run_train(ns: argparse.Namespace) -> int:
-    """Run ``heas-envs train sb3|evo``."""
-    if ns.trainer == "sb3":
-        return run_sb3(from_namespace(SB3Args, ns))
-    return run_evo(from_namespace(EvoArgs, ns))
+    """Run ``heas-envs train sb3|evo|workers``."""
+    cls, run = TRAINERS[ns.trainer]
+    return run(from_namespace(cls, ns))
 
 
 def script_main(cls: type, run: Any, argv: Sequence[str] | None = None) -> int:
@@ -295,5 +380,9 @@ def script_main(cls: type, run: Any, argv: Sequence[str] | None = None) -> int:
 
 
 register_command(
-    "train", "train a policy: sb3 (Stable-Baselines3) or evo (EvoTorch)", configure_train, run_train
+    "train",
+    "train a policy: sb3 (Stable-Baselines3), evo (EvoTorch) or workers (PPO, a learner and "
+    "inference workers)",
+    configure_train,
+    run_train,
 )

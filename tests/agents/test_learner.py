@@ -23,6 +23,7 @@ from agents.learner import (
     train_workers,
 )
 from agents.sb3 import HeasActorCriticPolicy, SharedRoleVecEnv
+from heas_envs.core.callbacks import Callback
 
 ENV = "heas_envs/PowerGrid-v0"
 SHORT = {"max_steps": 10}  # episodes end (truncated) within a few steps
@@ -132,9 +133,20 @@ def test_a_run_trains_and_saves_its_model_and_actor(inprocess, tmp_path):
     assert not same(weights(one), weights(result))
 
 
+class StepCounter(Callback):
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def on_step_end(self, env: Any, result: Any) -> None:
+        self.steps += 1
+
+
 def test_the_same_seed_gives_the_same_weights_a_different_seed_others(inprocess, tmp_path):
-    again = train_workers(ENV, "defender", backend="inprocess", run_root=tmp_path, **TINY)
+    heard = StepCounter()  # observes every worker's steps and changes nothing
+    kw = dict(backend="inprocess", run_root=tmp_path, callbacks=[heard])
+    again = train_workers(ENV, "defender", **kw, **TINY)
     assert same(weights(again), weights(inprocess))
+    assert heard.steps == TINY["iterations"] * TINY["n_steps"] * TINY["n_workers"]
     assert again.mean_rewards == inprocess.mean_rewards
     other = train_workers(ENV, "defender", backend="inprocess", run_root=tmp_path, seed=1, **TINY)
     assert not same(weights(other), weights(inprocess))
@@ -195,6 +207,7 @@ def test_ray_actors_give_the_in_process_weights(inprocess, tmp_path, monkeypatch
         ({"algo_kwargs": {"n_steps": 4}}, r"unknown algo_kwargs \['n_steps'\].*own arguments"),
         ({"algo_kwargs": {"learning_rat": 1e-3}}, r"accepted: \[.*'learning_rate'"),
         ({"role": "operator"}, "unknown role 'operator'"),
+        ({"backend": "process", "callbacks": [Callback()]}, "backend='inprocess'"),
     ],
 )
 def test_bad_arguments_are_refused_before_a_run_starts(change, message, tmp_path):

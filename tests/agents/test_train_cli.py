@@ -1,4 +1,4 @@
-"""`heas-envs train sb3|evo` and scripts/train_*.py: one set of options, runs, one-line errors."""
+"""`heas-envs train sb3|evo|workers` and scripts/train_*.py: one set of options, runs, one-line errors."""
 
 from __future__ import annotations
 
@@ -36,6 +36,17 @@ def test_train_evo_runs_and_resumes(tmp_path, capsys):
     assert [r[0] for r in rows[1:4]] == ["1", "2", "3"]  # two generations, then one more
 
 
+def test_train_workers_runs_the_learner_and_compares(tmp_path, capsys):
+    argv = ["train", "workers", "--iterations", "2", "--n-steps", "8", "--backend", "inprocess"]
+    argv += ["--worlds-per-worker", "1", "--algo-kwarg", "batch_size=16", "--no-progress"]
+    argv += ["--eval-episodes", "2", "--param", "max_steps=10", "--run-root", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    run_dir = Path(out.split("run directory: ")[1].split()[0])
+    assert (run_dir / "actor.pt").exists() and "collecting" in out
+    assert out.count("over 2 held-out episodes") == 3
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -45,6 +56,8 @@ def test_train_evo_runs_and_resumes(tmp_path, capsys):
         (["train", "evo", "--objective", "profit"], "--objective takes NAME:SENSE"),
         (["train", "evo", "--objective", "profit:max"], "unknown objective 'profit'"),
         (["train", "evo", "--popsize", "1"], "--popsize >= 2"),
+        (["train", "workers", "--backend", "threads"], "backend must be one of"),
+        (["train", "workers", "--workers", "0"], "n_workers must be an integer >= 1"),
     ],
 )
 def test_bad_arguments_give_one_line_and_status_2(argv, message, capsys):
