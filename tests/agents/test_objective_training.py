@@ -128,7 +128,7 @@ def test_the_cli_takes_a_reward_objective(tmp_path, capsys):
     run_dir = Path(capsys.readouterr().out.split("run directory: ")[1].split()[0])
     assert json.loads((run_dir / "args.json").read_text())["reward_objective"] == SHED.to_dict()
     for bad, message in [
-        (["--reward-metric", "grid.shed"], "--reward-metric takes KEY=JSON"),
+        (["--reward-metric", "grid.shed"], "--reward-metric takes KEY=VALUE items"),
         (["--reward-metric", "grid.shed=x"], "'x' is not a JSON value"),
         (["--reward-metric", "grid.shed=NaN"], "the weight must be a finite number"),
         (["--reward-metric", "grid.shed=true"], "the weight must be a finite number"),
