@@ -325,7 +325,7 @@ class Participant:
         if self.kind == "sb3":
             return self._sb3_act()
         module = self._payload if self.kind == "module" else self._evo_module(group, role)
-        return _module_act(module)
+        return module_act(module)
 
     def _sb3_act(self) -> Act:
         model = self._cache.get("sb3")
@@ -410,7 +410,9 @@ def parse_participant(text: str) -> Participant:
     raise ValueError(f"unknown participant {text!r}; give {forms}")
 
 
-def _module_act(module: Any) -> Act:
+def module_act(module: Any) -> Act:
+    """A torch module as a policy over all worlds: observations (as float32 tensors on the
+    module's device) to its forward's output as a numpy array, without gradients."""
     import torch
 
     params = next(iter(module.parameters()), None)

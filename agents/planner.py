@@ -11,9 +11,11 @@ Before every step of a world, :class:`SwarmPlanner` loads that world's exact sta
    discrete space) or uniformly random actions (``proposal="random"``). Walker 0 of every
    world follows the proposal without noise, so the plain heuristic path is always among the
    paths searched. Every other role is played by the model's heuristic (the planner's model
-   of the others) and so is every other agent of the planned role's slots that the
-   scenario's background plays in the real world. A walker's score is the role's reward
-   summed over its agents and the steps so far.
+   of the others). The planner plans for every slot of its role: in a scenario whose
+   background plays some of the role's slots, or a head-to-head match, the walkers perturb
+   those slots too and the score counts their reward (the planner is not told which slots
+   are its own). A walker's score is the role's reward summed over its agents and the steps
+   so far.
 2. **Virtual reward.** Each walker draws a random companion among its world's walkers;
    ``distance`` is the Euclidean distance between their observations of the role (flattened).
    Scores and distances are relativised within the world (standardised, then ``1 + log(1 +
@@ -27,13 +29,16 @@ Before every step of a world, :class:`SwarmPlanner` loads that world's exact sta
    Walker 0 is never overwritten.
 
 After the last step the planner plays, in the real world, the first action of the walker
-with the best score (walker 0's, the heuristic's, on a tie). The horizon stops at the
-episode's time limit.
+with the best score (walker 0's, the heuristic's, on a tie). The search stops early when
+every walker's episode has ended (the time limit); a walker whose episode ends earlier stops
+scoring and is cloned over.
 
 **What the planner knows.** The model and the exact state of each world (it is a
 model-based planner with a perfect simulator, like fractal Monte Carlo on an emulator), but
 not the world's future random draws: the walkers draw from generators of their own, seeded
-by the planner's seed, the world's episode seed, the tick and the walker. It maximises the
+by the planner's seed, the world's episode seed and the tick, the same for every walker of
+a world (common random numbers: the paths it compares face the same noise until they
+differ in their draws). It maximises the
 model's reward of the role; scenario wrappers over the env (observation noise, delays,
 reward transforms) are not simulated.
 
@@ -42,8 +47,9 @@ planner's settings: not on the other worlds of the batch, the batch size or the 
 (one generator per world for the noise and the companions).
 
 **Callbacks.** ``callbacks=[...]`` are registered on the planning envs: they hear of every
-planning step and layer (``on_step_start`` / ``on_layer_*`` / ``on_step_end``) and of the
-walkers' episodes as the loads start them (``on_episode_start``).
+planning step and layer (``on_step_start`` / ``on_layer_*`` / ``on_step_end``) and of
+walkers' episodes that end (``on_episode_end``); loading worlds starts no episode, so there
+is no ``on_episode_start``.
 """
 
 from __future__ import annotations
@@ -174,7 +180,6 @@ class SwarmPlanner:
         engine, cfg, role = self.engine, self.config, self.role
         m, W = len(worlds), cfg.walkers
         tick = int(engine.ticks()[worlds[0]])
-        depth = min(cfg.horizon, engine.max_steps - tick)
         walkers = self._walkers_env(m * W)
         walkers.load_worlds(
             engine,
@@ -188,10 +193,9 @@ class SwarmPlanner:
         rngs = [self.rngs[b] for b in worlds.tolist()]
         score = np.zeros(m * W)
         ended = np.zeros(m * W, dtype=bool)
-        obs = walkers.observations
         first = None
-        for h in range(depth):
-            actions = walkers.heuristic_actions(obs)
+        for h in range(cfg.horizon):
+            actions = walkers.heuristic_actions()  # of the walkers' current (cloned) state
             actions[role] = self._propose(actions[role], rngs)
             if first is None:
                 first = actions[role].copy()
@@ -199,9 +203,10 @@ class SwarmPlanner:
             reward = step.rewards[role].reshape(m * W, -1).sum(axis=1)
             score += np.where(ended, 0.0, reward)
             ended |= step.info["ended"]
-            obs = step.obs
-            if h + 1 < depth:
-                self._clone(walkers, score, ended, obs[role], first, rngs)
+            if ended.all():  # the time limit (or every walker's end): nothing left to search
+                break
+            if h + 1 < cfg.horizon:
+                self._clone(walkers, score, ended, walkers.observations[role], first, rngs)
         assert first is not None
         best = np.argmax(score.reshape(m, W), axis=1) + np.arange(m) * W
         return first[best]

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 import heas_envs
+from agents.participants import module_act
 from heas_envs.core.callbacks import Callback, CallbackList, call_policy, hooked
 from heas_envs.env.background import (
     Background,
@@ -159,11 +159,7 @@ def evaluate(
 
         generators = [np.random.default_rng(10_000 + s) for s in seeds]
     elif isinstance(policy, nn.Module):
-
-        def act(obs: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                return policy(torch.as_tensor(obs)).numpy()
-
+        act = module_act(policy)
     else:
         act = policy
     return play_episodes(worlds, role, act, seeds, policies, metric_names, callbacks)

@@ -912,7 +912,7 @@ def scores_table(episodes: pd.DataFrame, baselines: Sequence[str], seed: int = 0
         lo, hi = _baseline_range(returns, baselines)
         for name, data in returns.items():
             mean = float(np.mean(data))
-            low, high = _bootstrap_mean(data, [seed, scenario_index[scenario]])
+            low, high = bootstrap_mean(data, [seed, scenario_index[scenario]])
             rows.append(
                 {
                     "scenario": scenario,
@@ -1021,7 +1021,7 @@ def intervals_table(
         data = np.concatenate(parts) if parts else np.zeros(0)
         mean = iqm = (math.nan, math.nan, math.nan)
         if len(data):
-            mean = (float(data.mean()), *_bootstrap_mean(data, [seed, 1], n_resamples))
+            mean = (float(data.mean()), *bootstrap_mean(data, [seed, 1], n_resamples))
             iqm = (float(trim_mean(data, 0.25)), math.nan, math.nan)
         if len(data) > 1:
             rng = np.random.default_rng([seed, 2])
@@ -1054,9 +1054,12 @@ def _baseline_range(
     return min(means), max(means)
 
 
-def _bootstrap_mean(
+def bootstrap_mean(
     data: np.ndarray, seed: Sequence[int], n_resamples: int = N_RESAMPLES
 ) -> tuple[float, float]:
+    """The 95% percentile bootstrap interval of the mean of ``data`` (``scipy.stats.
+    bootstrap``, resampling from ``default_rng(seed)``); ``(nan, nan)`` for fewer than two
+    values or a non-finite one, ``(x, x)`` when every value is ``x``."""
     from scipy.stats import bootstrap
 
     if len(data) < 2 or not np.isfinite(data).all():

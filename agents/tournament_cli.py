@@ -4,7 +4,8 @@ Scenarios come from a JSON file (``--scenarios FILE``: a list of scenario object
 ``{"scenarios": [...]}``), a named set (``--set enterprise32``; see
 :func:`heas_envs.scenarios.list_scenario_sets`) or an inline grid (``--grid ENV_ID
 KEY=V1,V2 ...``, :func:`heas_envs.scenarios.make_grid`). Participants are
-``--participant [NAME=]heuristic|random[:SEED]|sb3:PATH|evo:RUN_DIR`` (repeatable;
+``--participant [NAME=]heuristic|random[:SEED]|sb3:PATH|evo:RUN_DIR|planner[:KEY=VALUE,...]``
+(repeatable;
 :func:`agents.participants.parse_participant`); the heuristic and random baselines join when
 absent. ``--out DIR`` receives the store ``results.sqlite``, one CSV per table and
 ``report.html`` (the tables and their plots in one self-contained page,

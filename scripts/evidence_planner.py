@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from evidence_output import emit, markdown_table, progress, run_sections  # noqa: E402
 
 from agents.participants import Participant  # noqa: E402
-from agents.tournament import Tournament, _bootstrap_mean  # noqa: E402
+from agents.tournament import Tournament, bootstrap_mean  # noqa: E402
 from heas_envs.scenarios import Scenario  # noqa: E402
 
 #: name -> (env id, focal role, planner settings)
@@ -97,7 +97,7 @@ def run_case(name: str, args: argparse.Namespace) -> None:
     diffs = []
     for other in ("heuristic", "random"):
         d = (returns["planner"] - returns[other]).to_numpy()
-        low, high = _bootstrap_mean(d, [args.seed, len(d)])
+        low, high = bootstrap_mean(d, [args.seed, len(d)])
         wins = int((d > 0).sum())
         diffs.append(
             [f"planner - {other}", f"{d.mean():.4g} [{low:.4g}, {high:.4g}]", f"{wins}/{len(d)}"]

@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from agents.learner import BACKENDS, WorkersResult, train_workers
+from agents.participants import module_act
 from agents.rollout import evaluate
-from agents.tournament import N_RESAMPLES, _bootstrap_mean
+from agents.tournament import N_RESAMPLES, bootstrap_mean
 from heas_envs.scenarios.objective import Objective
 
 ENV_ID = "heas_envs/PowerGrid-v0"
@@ -39,23 +37,13 @@ COST = "grid.mean_cost"  # the defender's redispatch cost per tick
 
 def interval(returns: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
     """The mean of ``returns`` and its 95% percentile bootstrap interval."""
-    low, high = _bootstrap_mean(np.asarray(returns, dtype=np.float64), [seed], N_RESAMPLES)
+    low, high = bootstrap_mean(np.asarray(returns, dtype=np.float64), [seed], N_RESAMPLES)
     return float(np.mean(returns)), low, high
 
 
 def served_and_cost(episodes: Any) -> tuple[float, float]:
     """The mean share of load served and the mean redispatch cost per tick of ``episodes``."""
     return float(episodes.metrics[SERVED].mean()), float(episodes.metrics[COST].mean())
-
-
-def module_act(actor: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
-    """A torch actor as a background policy (deterministic, no gradients)."""
-
-    def act(obs: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return actor(torch.as_tensor(obs)).numpy()
-
-    return act
 
 
 def train(args: argparse.Namespace, role: str, iterations: int, **kwargs: Any) -> WorkersResult:

@@ -483,7 +483,8 @@ def copy_worlds(
     not copied. Into another model (``into``: a model built by the same function for any
     number of worlds, reset at least once, with ``into_probe`` its probe) they are, with the
     streams' scalar attributes (counters that all worlds of a model share, such as the ticks
-    a stream has seen; one equal to each model's number of worlds is left alone), so every
+    a stream has seen; those that hold the number of worlds, listed in the probe under
+    :data:`SIZED`, are left alone), so every
     row of ``into`` should be a destination: rows that are not keep their state under the
     source's clock. Before copying, the source streams' lazy per-tick metrics are computed
     (``metrics_step``), so that no lazily kept per-world cache survives.
@@ -502,22 +503,20 @@ def copy_worlds(
             raise ValueError(
                 f"context key {key!r} has shape {np.shape(a)}, not a leading axis of {n} worlds"
             )
-    source = _copy_plan(model, probe)
+    source, drops = _copy_plan(model, probe)
     if target is model:
         plan = [(arr, arr, axis) for arr, axis in source.values() if axis >= 0]
-        drops = _caches(model, probe)
     else:
         if [type(s).__name__ + s.name for s in target.streams] != [
             type(s).__name__ + s.name for s in model.streams
         ]:
             raise ValueError("copy_worlds into another model needs a model of the same streams")
-        found = _copy_plan(target, into_probe or {})
+        found, drops = _copy_plan(target, into_probe or {})
         plan = [
             (arr, found[path][0], axis)
             for path, (arr, axis) in source.items()
             if path in found and (axis == -1) == (found[path][1] == -1)
         ]
-        drops = _caches(target, into_probe or {})
     data = target.ctx.data
     for key, a in model.ctx.data.items():
         held = data.get(key) if target is not model else a
@@ -542,60 +541,68 @@ def copy_worlds(
         else:
             container.clear()
     if target is not model:
-        _copy_scalars(model, target)
+        _copy_scalars(model, target, (into_probe or {}).get(SIZED))
         ctx, out_ctx = model.ctx, target.ctx
         out_ctx.tick, out_ctx.layer = ctx.tick, ctx.layer
         out_ctx.tick_completed = ctx.tick_completed
         target.cursor, target.trace = model.cursor, []
 
 
-def _copy_scalars(model: Model, target: Model) -> None:
+#: The probe's entry listing the streams' scalar attributes that hold the number of worlds.
+SIZED = ("__sized_scalars__",)
+
+
+def sized_scalars(model: Model) -> tuple[tuple[str, str], ...]:
+    """``(stream, attribute)`` of the scalar attributes of a freshly built ``model`` that equal
+    its number of worlds (they follow the size, so a copy between models leaves them)."""
+    n = model.n_worlds
+    return tuple(
+        (s.name, key)
+        for s in model.streams
+        for key, value in vars(s).items()
+        if isinstance(value, int | np.integer) and not isinstance(value, bool) and value == n
+    )
+
+
+def _copy_scalars(model: Model, target: Model, sized: Any) -> None:
     """Copy the streams' scalar attributes (counters such as the ticks a stream has seen,
-    which all worlds of a model share) from ``model`` to ``target``; an attribute that holds
-    each model's number of worlds is left as it is."""
-    n, m = model.n_worlds, target.n_worlds
+    which all worlds of a model share) from ``model`` to ``target``, but those in ``sized``."""
+    skip = set(sized or ())
     for s, t in zip(model.streams, target.streams):
         mine = vars(t)
         for key, value in vars(s).items():
             if not isinstance(value, bool | int | float | np.generic) or key not in mine:
                 continue
-            if n != m and value == n and mine[key] == m:
-                continue
-            mine[key] = value
+            if (s.name, key) not in skip:
+                mine[key] = value
 
 
 def _copy_plan(
-    model: Model, probe: Mapping[tuple, tuple[int, ...]]
-) -> dict[tuple, tuple[np.ndarray, int]]:
-    """``{path: (array, world axis or -1 if shared)}`` of the private arrays of ``model``
-    that :func:`copy_worlds` copies; raises for an array it cannot copy."""
+    model: Model, probe: Mapping[tuple, Any]
+) -> tuple[dict[tuple, tuple[np.ndarray, int]], dict[tuple, tuple]]:
+    """One pass over the private arrays of ``model``: ``{path: (array, world axis or -1 if
+    shared)}`` of those :func:`copy_worlds` copies, and the dict entries and lists holding
+    per-world caches (no world axis, not shared), which a copy drops; raises for an array it
+    cannot copy."""
     n = model.n_worlds
-    out: dict[tuple, tuple[np.ndarray, int]] = {}
+    arrays: dict[tuple, tuple[np.ndarray, int]] = {}
+    caches: dict[tuple, tuple] = {}
     for path, arr, holder in private_arrays(model):
         axis = world_axis(arr.shape, probe.get(path), n)
-        if axis is None and holder is None:
+        if axis is not None:
+            arrays[path] = (arr, axis)
+        elif holder is None:
             raise ValueError(
                 f"cannot copy worlds: private array {'.'.join(map(str, path))} of shape "
                 f"{arr.shape} has no world axis and is not shared by the worlds; keep "
                 "per-world state in arrays with one world axis (or in the context)"
             )
-        if axis is not None:
-            out[path] = (arr, axis)
-    return out
+        else:
+            caches[(id(holder[0]), holder[1])] = holder
+    return arrays, caches
 
 
-def _caches(model: Model, probe: Mapping[tuple, tuple[int, ...]]) -> dict[tuple, tuple]:
-    """The dict entries and lists of ``model`` holding per-world caches (private arrays
-    without a world axis that are not shared), which a copy drops."""
-    n = model.n_worlds
-    return {
-        (id(holder[0]), holder[1]): holder
-        for path, arr, holder in private_arrays(model)
-        if holder is not None and world_axis(arr.shape, probe.get(path), n) is None
-    }
-
-
-def private_array_shapes(model: Model) -> dict[tuple, tuple[int, ...]]:
+def private_array_shapes(model: Model) -> dict[tuple, Any]:
     """``{path: shape}`` of the private arrays of ``model`` (:func:`private_arrays`): the probe
     for :func:`copy_worlds`, from a model of one world more, reset and stepped once."""
     return {path: arr.shape for path, arr, _ in private_arrays(model)}

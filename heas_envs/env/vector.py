@@ -64,7 +64,14 @@ import numpy as np
 from gymnasium import spaces
 
 from heas_envs.core.callbacks import Callback, CallbackList, as_callbacks
-from heas_envs.core.model import LayerTrace, Model, copy_worlds, private_array_shapes
+from heas_envs.core.model import (
+    SIZED,
+    LayerTrace,
+    Model,
+    copy_worlds,
+    private_array_shapes,
+    sized_scalars,
+)
 from heas_envs.core.params import check_int, show_value
 from heas_envs.core.random import WorldRandom, world_seeds
 from heas_envs.core.stream import AgentGroup
@@ -544,6 +551,11 @@ class VectorWorldsEnv:
         """
         if not isinstance(source, VectorWorldsEnv):
             raise ValueError(f"load_worlds takes a VectorWorldsEnv, got {show_value(source)}")
+        if source.focal != self.focal:
+            raise ValueError(
+                f"load_worlds needs an env with the same focal agent: this env's is "
+                f"{self.focal!r}, the source's {source.focal!r} (like() keeps it)"
+            )
         if (source.env_id, source.params, source.max_steps, source.roles) != (
             self.env_id,
             self.params,
@@ -606,7 +618,8 @@ class VectorWorldsEnv:
 
     def like(self, num_worlds: int, autoreset: str | None = "next_step") -> VectorWorldsEnv:
         """A new env of ``num_worlds`` worlds of the same model and parameters (built by the
-        same function; no callbacks), for :meth:`load_worlds`.
+        same function; the same focal agent and trace setting; no callbacks), for
+        :meth:`load_worlds`.
 
         Raises:
             ValueError: A bad number of worlds, or this env was given a model only.
@@ -614,7 +627,12 @@ class VectorWorldsEnv:
         if self._build is None:
             raise ValueError("like() needs the build function of the model (this env has none)")
         out = VectorWorldsEnv(
-            self._build, num_worlds, max_steps=self.max_steps, autoreset=autoreset
+            self._build,
+            num_worlds,
+            max_steps=self.max_steps,
+            autoreset=autoreset,
+            focal=self.focal,
+            record_trace=self._record_trace,
         )
         out.env_id, out.params, out.single_env = self.env_id, dict(self.params), self.single_env
         return out
@@ -679,6 +697,7 @@ class VectorWorldsEnv:
                     "model only)"
                 )
             model = self._build(n + 1)
+            sized = sized_scalars(model)  # before reset and step change any counter
             model.record_trace = False
             model.reset(seed=list(range(n + 1)))
             model.advance(
@@ -690,7 +709,10 @@ class VectorWorldsEnv:
                 }
             )
             model.metrics_step()  # lazy metrics, as copy_worlds computes them
-            self._probes[n] = private_array_shapes(model)
+            for groups in model.groups.values():  # caches the heuristic keeps (the planner's)
+                for g in groups:
+                    g.heuristic(np.asarray(g.observe(model.ctx)))
+            self._probes[n] = {**private_array_shapes(model), SIZED: sized}
         return self._probes[n]
 
     # -- step -----------------------------------------------------------------------------------

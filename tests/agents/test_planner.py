@@ -61,12 +61,37 @@ def test_cloning_copies_the_walker_with_its_score_and_first_action():
     assert seen and any(len(d) for _, d, *_ in seen)
 
 
-def test_a_worlds_plan_depends_only_on_its_own_state_and_seed():
-    together, worlds = planner_on([11, 12])
-    alone, single = planner_on([12])
-    assert np.array_equal(together(None)[1], alone(None)[0])
-    again, _ = planner_on([11, 12])
-    assert np.array_equal(again(None), together(None))  # the same seeds, the same plans
+def plans(env_id: str, seeds: list[int], steps: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The planner's actions of the focal role over ``steps`` steps of worlds seeded ``seeds``
+    (played), and the heuristic's actions in the same states: ``[B, steps, n, *act]`` each."""
+    params = {**heas_envs.env_spec(env_id).scaled_params(0.25), "max_steps": 6}
+    role = heas_envs.env_spec(env_id).focal_role
+    worlds = heas_envs.make_vec(env_id, num_worlds=len(seeds), **params)
+    worlds.reset(seed=seeds)
+    planner = SwarmPlanner(worlds, role, seeds, {"walkers": 3, "horizon": 2, "epsilon": 0.3})
+    planned, reference = [], []
+    for _ in range(steps):
+        actions = worlds.heuristic_actions()
+        reference.append(actions[role].copy())
+        actions[role] = planner(None)
+        planned.append(actions[role].copy())
+        assert np.all(np.isfinite(actions[role].astype(np.float64)))
+        worlds.step(actions)  # refuses actions outside the role's space
+    return np.stack(planned, axis=1), np.stack(reference, axis=1)
+
+
+@pytest.mark.parametrize("env_id", heas_envs.list_envs())
+def test_the_planner_plays_every_model_and_a_worlds_plan_ignores_the_batch(env_id):
+    together, _ = plans(env_id, [7, 8])
+    alone = np.concatenate([plans(env_id, [s])[0] for s in (7, 8)])
+    assert np.array_equal(together, alone)
+
+
+def test_the_planner_searches_away_from_the_heuristic_and_repeats_itself():
+    planned, heuristic = plans("heas_envs/PowerGrid-v0", [3, 4], steps=4)
+    assert not np.array_equal(planned, heuristic)  # it plays what its search found
+    again, _ = plans("heas_envs/PowerGrid-v0", [3, 4], steps=4)
+    assert np.array_equal(again, planned)
 
 
 def test_without_noise_the_planner_plays_the_heuristic_in_a_tournament():

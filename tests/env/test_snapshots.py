@@ -227,9 +227,11 @@ def test_load_worlds_copies_the_worlds_of_another_env_exactly(env_id):
     rng = np.random.default_rng(0)
     for _ in range(3):
         source.step(source.random_actions(rng))
+    source.heuristic_actions()  # caches a heuristic keeps must not stop the copy
     walkers = heas_envs.make_vec(env_id, num_worlds=4, **params)
     walkers.reset(seed=[7, 8, 9, 10])
-    walkers.step(walkers.random_actions(rng))  # another clock than the source's
+    for _ in range(4):  # another clock (tick 4, the source's world count + 1) than the source's
+        walkers.step(walkers.random_actions(rng))
     picks = np.array([2, 0, 2, 1])
     walkers.load_worlds(source, picks)
     assert np.array_equal(walkers.ticks(), source.ticks()[picks])
@@ -257,6 +259,14 @@ def test_load_worlds_refuses_other_models_and_bad_worlds():
             walkers.load_worlds(source, src)
     with pytest.raises(ValueError, match="one generator per world"):
         walkers.load_worlds(source, [0, 1], [np.random.default_rng(0)])
+    focal = heas_envs.make_vec(
+        "heas_envs/Market-v0", num_worlds=2, n_traders=2, max_steps=2, focal=("trader", 0)
+    )
+    with pytest.raises(ValueError, match="same focal agent"):
+        focal.load_worlds(source, [0, 1])
+    own = [np.random.default_rng(5), np.random.default_rng(5)]
+    walkers.load_worlds(source, [0, 0], own)  # the copies draw from the generators given
+    assert walkers.model.ctx.rng.generators == own
     for _ in range(2):
         source.step(source.heuristic_actions())  # max_steps 2: both episodes ended
     with pytest.raises(ValueError, match="ended"):
