@@ -169,8 +169,14 @@ class SwarmPlanner:
         """The actions of the role in every world, ``[B, n_agents, *act]`` (the observations
         are not used: the planner reads the worlds' state)."""
         engine = self.engine
-        out = np.array(engine.heuristic_actions()[self.role], dtype=self.space.dtype)
-        for worlds in engine.running_cohorts():
+        cohorts = engine.running_cohorts()
+        if sum(len(w) for w in cohorts) == engine.num_worlds:  # every world is planned
+            group = engine.groups[self.role]
+            shape = (engine.num_worlds, group.n_agents, *engine.action_shapes[self.role])
+            out = np.empty(shape, dtype=self.space.dtype)
+        else:  # worlds waiting for their reset play the heuristic (the env ignores them)
+            out = np.array(engine.heuristic_actions()[self.role], dtype=self.space.dtype)
+        for worlds in cohorts:
             out[worlds] = self.plan(worlds)
         return out
 
@@ -225,14 +231,17 @@ class SwarmPlanner:
         cfg, space = self.config, self.space
         m, W = len(rngs), cfg.walkers
         rows = base.reshape(m, W, *base.shape[1:]).astype(np.float64)
+        box = isinstance(space, spaces.Box) and cfg.proposal != "random"
+        if box:
+            width = np.where(np.isfinite(space.high - space.low), space.high - space.low, 1.0)
         for k, rng in enumerate(rngs):
+            if box:
+                noisy = rows[k, 1:] + cfg.noise * width * rng.standard_normal(rows[k, 1:].shape)
+                rows[k, 1:] = np.clip(noisy, space.low, space.high)
+                continue
             sampled = sample_actions(space, rows.shape[1:3], rng).astype(np.float64)
             if cfg.proposal == "random":
                 rows[k, 1:] = sampled[1:]
-            elif isinstance(space, spaces.Box):
-                width = np.where(np.isfinite(space.high - space.low), space.high - space.low, 1.0)
-                noisy = rows[k, 1:] + cfg.noise * width * rng.standard_normal(rows[k, 1:].shape)
-                rows[k, 1:] = np.clip(noisy, space.low, space.high)
             else:
                 swap = rng.random(rows.shape[1:3]) < cfg.epsilon
                 swap[0] = False
